@@ -1,0 +1,47 @@
+"""The client's address (through trusted proxies only) and its anonymised form."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from tracker.config import Network
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(value: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(value.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
+) -> Address | None:
+    """The peer itself, or, when the peer is a trusted proxy, the nearest untrusted hop
+    of ``X-Forwarded-For`` (read right to left, so a client cannot forge its way in)."""
+    address = _parse(peer) if peer else None
+    if address is None or not trusted or not forwarded_for:
+        return address
+    if not any(address in net for net in trusted):
+        return address
+    for hop in reversed(forwarded_for[:2048].split(",")):
+        parsed = _parse(hop)
+        if parsed is None:
+            return address
+        if not any(parsed in net for net in trusted):
+            return parsed
+        address = parsed
+    return address
+
+
+def anonymise(address: Address | None, ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> str | None:
+    """The address with its host part zeroed: IPv4 keeps /24 and IPv6 /48 by default."""
+    if address is None:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

@@ -1,0 +1,165 @@
+"""Settings: defaults, then an optional TOML file, then ``TRACKER_*`` environment variables.
+
+Secrets that are not configured are generated once into the data directory (mode 0600)
+so that ``tracker serve`` works with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to run; frozen once loaded."""
+
+    # Directory for the SQLite file and the generated secrets.
+    data_dir: Path = Path("tracker-data")
+    # Where events are stored; empty means sqlite:///<data_dir>/tracker.db.
+    database_url: str = ""
+    # Token signing keys, oldest first: the newest (last) signs, all verify.
+    secret_keys: tuple[str, ...] = ()
+    # Bearer keys accepted on /api/v1 and /ui.
+    api_keys: tuple[str, ...] = ()
+    # Public origin written into decorated links, without a trailing slash.
+    base_url: str = "http://localhost:8080"
+    # Peers whose X-Forwarded-For header gives the client address.
+    trusted_proxies: tuple[Network, ...] = ()
+    host: str = "0.0.0.0"
+    port: int = 8080
+    # SQLite durability: NORMAL survives a process crash, FULL survives power loss too.
+    synchronous: str = "NORMAL"
+    # Seconds SIGTERM waits for requests in flight before the writer is flushed.
+    shutdown_timeout: float = 5.0
+    # "json" for JSON lines, "console" for people, "auto" picks by whether stderr is a tty.
+    log_format: str = "auto"
+    log_level: str = "info"
+    # Most hits one commit holds; more wait for the next group.
+    max_group: int = 2048
+    # Where a message's IPv4 / IPv6 address is cut: 24 and 48 keep the network only.
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    # Where page assets live; empty finds the static/ folder shipped with tracker.
+    static_dir: str = ""
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file named by ``database_url``."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'tracker.db'}"
+        if not url.startswith("sqlite:///"):
+            raise ConfigError(f"database_url: not a SQLite URL: {url.split(':', 1)[0]}://…")
+        return Path(url.removeprefix("sqlite:///"))
+
+
+_LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies"}
+_INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix"}
+_FLOAT_KEYS = {"shutdown_timeout"}
+_KNOWN = set(Settings.__dataclass_fields__)
+
+
+def _split(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip() for part in value if str(part).strip()]
+    raise TypeError("expected a list or a comma-separated string")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    try:
+        if key in _LIST_KEYS:
+            items = _split(value)
+            if key == "trusted_proxies":
+                return tuple(ipaddress.ip_network(i, strict=False) for i in items)
+            return tuple(items)
+        if key in _INT_KEYS:
+            return int(value)
+        if key in _FLOAT_KEYS:
+            return float(value)
+        if key == "data_dir":
+            return Path(str(value))
+        if key == "synchronous":
+            level = str(value).upper()
+            if level not in {"NORMAL", "FULL"}:
+                raise ValueError("must be NORMAL or FULL")
+            return level
+        if key == "base_url":
+            return str(value).rstrip("/")
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def load(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Merge defaults, the TOML file at ``path``, ``TRACKER_*`` variables and overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"--config {path}: {exc}") from None
+        data = data.get("tracker", data)
+        for key, value in data.items():
+            if key not in _KNOWN:
+                raise ConfigError(f"{key}: unknown setting in {path}")
+            values[key] = _coerce(key, value)
+    env = os.environ if env is None else env
+    for key in _KNOWN:
+        raw = env.get(f"TRACKER_{key.upper()}")
+        if raw is not None and raw != "":
+            values[key] = _coerce(key, raw)
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = _coerce(key, value)
+    settings = Settings(**values)
+    if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
+        raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
+    return settings
+
+
+def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
+    """Keys kept one per line in ``path``; created with ``make`` (mode 0600) if absent."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(make + "\n")
+    lines = path.read_text(encoding="utf-8").split()
+    return tuple(line for line in lines if line)
+
+
+def with_generated_secrets(settings: Settings) -> Settings:
+    """Fill missing secret and API keys from files in the data directory, creating them."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    changes: dict[str, Any] = {}
+    if not settings.secret_keys:
+        changes["secret_keys"] = _read_or_create(secret_keys_file(settings), new_key())
+    if not settings.api_keys:
+        changes["api_keys"] = _read_or_create(settings.data_dir / "api_key", new_key())
+    return replace(settings, **changes) if changes else settings
+
+
+def secret_keys_file(settings: Settings) -> Path:
+    """The file that holds generated signing keys, oldest first."""
+    return settings.data_dir / "secret_keys"
+
+
+def new_key() -> str:
+    """A fresh random key: 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,69 @@
+"""Event kinds, and the hit: one request to a tracking route as it will be stored."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tracker.tokens import Message
+
+# Untrusted header values are cropped to these lengths before they are stored.
+MAX_USER_AGENT = 512
+
+
+class EventType(enum.StrEnum):
+    """The activity log's event types, as the contract names them in the API."""
+
+    SENT = "sent"
+    DELIVERED = "delivered"
+    HARD_BOUNCED = "hard_bounced"
+    SOFT_BOUNCED = "soft_bounced"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Route(enum.StrEnum):
+    """The tracking route a hit came in on."""
+
+    OPEN = "open"
+    CLICK = "click"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One verified request to a tracking route: a row of the raw tracking log.
+
+    ``event`` is the activity-log event the hit makes (None for a HEAD, a GET of the
+    unsubscribe form, …); the store applies the dedupe rule to it.
+    """
+
+    route: Route
+    method: str
+    outcome: str
+    at: str
+    message: Message
+    ip: str | None
+    user_agent: str
+    event: EventType | None = None
+    link: int | None = None
+    url: str | None = None
+
+
+def crop(value: str | None, limit: int) -> str:
+    """An untrusted header cut to ``limit`` characters, with lone surrogates replaced."""
+    if not value:
+        return ""
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def iso_now() -> str:
+    """The current time as the ISO 8601 UTC string used everywhere in storage and the API."""
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-22T23:00:00.123456Z``: sortable as text, always UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

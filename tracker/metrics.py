@@ -1,0 +1,40 @@
+"""Prometheus metrics: hits by route and outcome, the writer's queue, groups and commits."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HITS = Counter(
+    "tracker_hits",
+    "Requests to tracking routes, by route and outcome.",
+    ["route", "outcome"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "tracker_writer_queue_depth", "Units of work waiting for a commit.", registry=REGISTRY
+)
+GROUP_SIZE = Histogram(
+    "tracker_commit_group_size",
+    "Units of work committed together in one transaction.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+    registry=REGISTRY,
+)
+COMMIT_SECONDS = Histogram(
+    "tracker_commit_seconds",
+    "Time to commit one group, in seconds.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+COMMIT_ERRORS = Counter(
+    "tracker_commit_errors", "Groups whose commit failed.", registry=REGISTRY
+)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def render() -> bytes:
+    """The current metrics in Prometheus text format."""
+    return generate_latest(REGISTRY)

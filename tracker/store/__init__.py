@@ -1,0 +1,18 @@
+"""Storage: pick the store named by the settings' database URL."""
+
+from __future__ import annotations
+
+from tracker.config import ConfigError, Settings
+from tracker.store.base import DeliveryTemplate, Store, StoreUnavailable
+
+__all__ = ["DeliveryTemplate", "Store", "StoreUnavailable", "open_store"]
+
+
+def open_store(settings: Settings) -> Store:
+    """A store for ``settings.database_url`` (not yet opened)."""
+    url = settings.database_url
+    if not url or url.startswith("sqlite:"):
+        from tracker.store.sqlite import SQLiteStore
+
+        return SQLiteStore(settings.sqlite_path, settings.synchronous, settings.max_group)
+    raise ConfigError(f"database_url: unsupported scheme {url.split(':', 1)[0]!r}")

@@ -1,0 +1,57 @@
+"""The storage interface the server and the command line use; SQLite and PostgreSQL
+stores implement it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tracker.events import Hit
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTemplate:
+    """A delivery's HTML as decorated, registered for reports and hot clicks."""
+
+    delivery: str
+    campaign: str
+    email: str
+    html: str
+    links: tuple[tuple[int, str], ...] = ()
+    track_opens: bool = True
+    track_clicks: bool = True
+    registered_at: str = field(default="")
+
+
+class StoreUnavailable(RuntimeError):
+    """A write could not be committed; the caller's hit is not stored."""
+
+
+class Store(Protocol):
+    """Where hits and events live. Writes return only once durable."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    @property
+    def queue_depth(self) -> int: ...
+
+    async def record(self, hit: Hit) -> None:
+        """Store ``hit`` in the raw log and its event (after the dedupe rule)."""
+
+    async def register_delivery(self, template: DeliveryTemplate) -> None:
+        """Keep a delivery's HTML and numbered links (the latest registration wins)."""
+
+    async def delivery(self, delivery: str) -> DeliveryTemplate | None: ...
+
+    async def recipient_tracking(
+        self, recipient: str, event_type: str | None, newest_first: bool, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    async def delivery_stats(self, delivery: str) -> dict[str, int]: ...
+
+    async def delivery_urls(self, delivery: str) -> list[dict[str, Any]]: ...
+
+    async def ping(self) -> None:
+        """Raise if the database cannot be read."""

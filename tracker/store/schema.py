@@ -1,0 +1,88 @@
+"""The SQLite schema as numbered migrations; each runs once, in order, in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: raw tracking log, activity log, registered deliveries and their links.
+    """
+    CREATE TABLE hits (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        route TEXT NOT NULL,
+        method TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        email TEXT NOT NULL,
+        link INTEGER,
+        url TEXT,
+        ip TEXT,
+        user_agent TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX hits_delivery ON hits (delivery, id);
+    CREATE INDEX hits_recipient ON hits (recipient, id);
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        email TEXT NOT NULL,
+        link INTEGER,
+        url TEXT,
+        hit_id INTEGER REFERENCES hits (id),
+        dedupe TEXT UNIQUE
+    );
+    CREATE INDEX events_delivery ON events (delivery, type);
+    CREATE INDEX events_recipient ON events (recipient, at);
+
+    CREATE TABLE deliveries (
+        delivery TEXT PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        email TEXT NOT NULL,
+        html TEXT NOT NULL,
+        track_opens INTEGER NOT NULL DEFAULT 1,
+        track_clicks INTEGER NOT NULL DEFAULT 1,
+        registered_at TEXT NOT NULL
+    );
+    CREATE TABLE links (
+        delivery TEXT NOT NULL,
+        link INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        PRIMARY KEY (delivery, link)
+    ) WITHOUT ROWID;
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class UnknownSchema(RuntimeError):
+    """The database was written by a newer tracker than this one."""
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it was at."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise UnknownSchema(
+                f"database schema version {version} is newer than this tracker's "
+                f"({SCHEMA_VERSION}): upgrade tracker"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(version)

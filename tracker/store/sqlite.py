@@ -1,0 +1,254 @@
+"""The embedded SQLite store: WAL, one writer thread with group commit, reads via aiosqlite."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from tracker import metrics
+from tracker.events import EventType, Hit, iso_now
+from tracker.rules import dedupe_key
+from tracker.store.base import DeliveryTemplate, StoreUnavailable
+from tracker.store.schema import migrate
+from tracker.store.writer import GroupWriter, WriterClosed
+
+Unit = Hit | DeliveryTemplate
+
+# A failed commit is retried this many times (a moment apart) before the hits fail.
+COMMIT_ATTEMPTS = 3
+BUSY_TIMEOUT_MS = 5000
+
+_INSERT_HIT = (
+    "INSERT INTO hits (at, route, method, outcome, delivery, recipient, campaign, email,"
+    " link, url, ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link, url,"
+    " hit_id, dedupe) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL on."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+class SQLiteStore:
+    """Hits and events in one SQLite file; see tracker.store.base.Store."""
+
+    def __init__(self, path: Path, synchronous: str = "NORMAL", max_group: int = 2048) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._conn: sqlite3.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._writer: GroupWriter[Unit] = GroupWriter(self._commit, max_group)
+
+    # Lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._thread, self._open_writer)
+        self._reader = await aiosqlite.connect(self.path)
+        await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._reader.execute("PRAGMA query_only = 1")
+        self._reader.row_factory = aiosqlite.Row
+        self._writer.start()
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = connect(self.path, self._synchronous)
+        migrate(conn)
+        return conn
+
+    async def close(self) -> None:
+        """Commit everything queued, then close both connections."""
+        await self._writer.close()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, conn.close)
+        self._thread.shutdown(wait=True)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._writer.depth
+
+    # Writes ------------------------------------------------------------------------
+
+    async def record(self, hit: Hit) -> None:
+        await self._write(hit)
+
+    async def register_delivery(self, template: DeliveryTemplate) -> None:
+        await self._write(template)
+
+    async def _write(self, unit: Unit) -> None:
+        try:
+            await self._writer.write(unit)
+        except (sqlite3.Error, WriterClosed) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def _commit(self, units: list[Unit]) -> None:
+        loop = asyncio.get_running_loop()
+        metrics.QUEUE_DEPTH.set(self._writer.depth)
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                await loop.run_in_executor(self._thread, self._apply, units)
+                return
+            except sqlite3.OperationalError:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    def _apply(self, units: list[Unit]) -> None:
+        """Write one group in one transaction (runs on the writer thread)."""
+        conn = self._conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for unit in units:
+                if isinstance(unit, Hit):
+                    _insert_hit(conn, unit)
+                else:
+                    _insert_delivery(conn, unit)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # Reads -------------------------------------------------------------------------
+
+    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        assert self._reader is not None
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def ping(self) -> None:
+        await self._rows("SELECT 1", ())
+
+    async def delivery(self, delivery: str) -> DeliveryTemplate | None:
+        rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))
+        if not rows:
+            return None
+        row = rows[0]
+        links = await self._rows(
+            "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
+        )
+        return DeliveryTemplate(
+            delivery=row["delivery"],
+            campaign=row["campaign"],
+            email=row["email"],
+            html=row["html"],
+            links=tuple((r["link"], r["url"]) for r in links),
+            track_opens=bool(row["track_opens"]),
+            track_clicks=bool(row["track_clicks"]),
+            registered_at=row["registered_at"],
+        )
+
+    async def recipient_tracking(
+        self, recipient: str, event_type: str | None, newest_first: bool, limit: int
+    ) -> list[dict[str, Any]]:
+        order = "DESC" if newest_first else "ASC"
+        where = "recipient = ?" + (" AND type = ?" if event_type else "")
+        params: tuple[Any, ...] = (recipient, event_type) if event_type else (recipient,)
+        rows = await self._rows(
+            "SELECT id, type, at, delivery, recipient, campaign, email, link, url FROM events"
+            f" WHERE {where} ORDER BY at {order}, id {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [dict(row) for row in rows]
+
+    async def delivery_stats(self, delivery: str) -> dict[str, int]:
+        rows = await self._rows(
+            "SELECT type, count(*) AS n, count(DISTINCT recipient) AS people FROM events"
+            " WHERE delivery = ? GROUP BY type",
+            (delivery,),
+        )
+        by_type = {row["type"]: row for row in rows}
+
+        def count(kind: EventType) -> int:
+            return int(by_type[kind]["n"]) if kind in by_type else 0
+
+        clicked = by_type.get(EventType.CLICKED)
+        return {
+            "sent": count(EventType.SENT),
+            "delivered": count(EventType.DELIVERED),
+            "hard_bounced": count(EventType.HARD_BOUNCED),
+            "soft_bounced": count(EventType.SOFT_BOUNCED),
+            "opened": count(EventType.OPENED),
+            "clicks": count(EventType.CLICKED),
+            "unique_clickers": int(clicked["people"]) if clicked else 0,
+            "unsubscribed": count(EventType.UNSUBSCRIBED),
+        }
+
+    async def delivery_urls(self, delivery: str) -> list[dict[str, Any]]:
+        registered = await self._rows(
+            "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
+        )
+        clicked = await self._rows(
+            "SELECT link, min(url) AS url, count(*) AS clicks,"
+            " count(DISTINCT recipient) AS clickers FROM events"
+            " WHERE delivery = ? AND type = 'clicked' GROUP BY link",
+            (delivery,),
+        )
+        out: dict[int, dict[str, Any]] = {
+            r["link"]: {"link": r["link"], "url": r["url"], "clicks": 0, "unique_clickers": 0}
+            for r in registered
+        }
+        for r in clicked:
+            entry = out.setdefault(r["link"], {"link": r["link"], "url": r["url"]})
+            entry["clicks"] = r["clicks"]
+            entry["unique_clickers"] = r["clickers"]
+        return [out[k] for k in sorted(out)]
+
+
+def _insert_hit(conn: sqlite3.Connection, hit: Hit) -> None:
+    m = hit.message
+    cursor = conn.execute(
+        _INSERT_HIT,
+        (
+            hit.at, hit.route, hit.method, hit.outcome, m.delivery, m.recipient, m.campaign,
+            m.email, hit.link, hit.url, hit.ip, hit.user_agent,
+        ),
+    )
+    if hit.event is None:
+        return
+    key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email)
+    conn.execute(
+        _INSERT_EVENT,
+        (
+            hit.event, hit.at, m.delivery, m.recipient, m.campaign, m.email, hit.link,
+            hit.url, cursor.lastrowid, key,
+        ),
+    )
+
+
+def _insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:
+    conn.execute(
+        "INSERT INTO deliveries (delivery, campaign, email, html, track_opens, track_clicks,"
+        " registered_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (delivery) DO UPDATE SET"
+        " campaign = excluded.campaign, email = excluded.email, html = excluded.html,"
+        " track_opens = excluded.track_opens, track_clicks = excluded.track_clicks,"
+        " registered_at = excluded.registered_at",
+        (
+            t.delivery, t.campaign, t.email, t.html, int(t.track_opens), int(t.track_clicks),
+            t.registered_at or iso_now(),
+        ),
+    )
+    conn.execute("DELETE FROM links WHERE delivery = ?", (t.delivery,))
+    conn.executemany(
+        "INSERT INTO links (delivery, link, url) VALUES (?,?,?)",
+        [(t.delivery, n, url) for n, url in t.links],
+    )

@@ -1,0 +1,146 @@
+"""Signed, self-contained, URL-safe tokens: one serializer per purpose.
+
+A token is ``base64(json(payload)).signature`` (itsdangerous ``URLSafeSerializer``,
+compressed with zlib when that is shorter). The payload is a compact JSON list, so the
+server needs no lookup to verify a token or to redirect. Salts separate purposes: an open
+token never verifies as a click or unsubscribe token. Several keys may be configured; the
+newest (last) signs and all verify, so rotating never breaks a mail already in an inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer
+
+from tracker.urls import is_trackable_url
+
+# A token longer than this is refused before any work is done on it.
+MAX_TOKEN_LENGTH = 4096
+# The longest id (delivery, recipient, campaign, email) a token may carry.
+MAX_ID_LENGTH = 256
+
+SALT_OPEN = "tracker.open.v1"
+SALT_CLICK = "tracker.click.v1"
+SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
+SALT_VIEW = "tracker.view.v1"
+
+
+class BadToken(ValueError):
+    """The token is malformed, tampered with, signed by an unknown key or of another kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One copy of a delivery sent to one recipient: what every token carries."""
+
+    delivery: str
+    recipient: str
+    campaign: str
+    email: str
+
+    def fields(self) -> list[str]:
+        return [self.delivery, self.recipient, self.campaign, self.email]
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A decorated link: the message, the link's position and its target URL."""
+
+    message: Message
+    link: int
+    url: str
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+
+
+def _message(items: Sequence[Any]) -> Message:
+    if not all(_valid_id(v) for v in items):
+        raise BadToken("bad id in token")
+    return Message(*items)
+
+
+def check_message(message: Message) -> None:
+    """Refuse ids a token cannot carry (empty or longer than MAX_ID_LENGTH)."""
+    if not all(_valid_id(v) for v in message.fields()):
+        raise ValueError(f"ids must be 1 to {MAX_ID_LENGTH} characters")
+
+
+class Tokens:
+    """Makes and reads the tokens of every purpose with one list of keys."""
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        if not secret_keys:
+            raise ValueError("at least one secret key is needed")
+        keys = list(secret_keys)
+        self._open = URLSafeSerializer(keys, salt=SALT_OPEN)
+        self._click = URLSafeSerializer(keys, salt=SALT_CLICK)
+        self._unsubscribe = URLSafeSerializer(keys, salt=SALT_UNSUBSCRIBE)
+        self._view = URLSafeSerializer(keys, salt=SALT_VIEW)
+
+    # Making tokens -----------------------------------------------------------------
+
+    def open_token(self, message: Message) -> str:
+        check_message(message)
+        return str(self._open.dumps(message.fields()))
+
+    def unsubscribe_token(self, message: Message) -> str:
+        check_message(message)
+        return str(self._unsubscribe.dumps(message.fields()))
+
+    def view_token(self, message: Message) -> str:
+        check_message(message)
+        return str(self._view.dumps(message.fields()))
+
+    def click_token(self, click: Click) -> str:
+        """Sign a link; only absolute http(s) targets can be signed."""
+        check_message(click.message)
+        if not is_trackable_url(click.url):
+            raise ValueError("only absolute http(s) URLs can be tracked")
+        if click.link < 0:
+            raise ValueError("link numbers start at 0")
+        return str(self._click.dumps([*click.message.fields(), click.link, click.url]))
+
+    # Reading tokens ----------------------------------------------------------------
+
+    @staticmethod
+    def _load(serializer: URLSafeSerializer, token: str) -> list[Any]:
+        if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            raise BadToken("token is empty, too long or not ASCII")
+        try:
+            payload = serializer.loads(token)
+        except (BadData, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise BadToken("token does not verify") from exc
+        if not isinstance(payload, list):
+            raise BadToken("token payload is not a list")
+        return payload
+
+    def read_message(self, serializer: URLSafeSerializer, token: str) -> Message:
+        payload = self._load(serializer, token)
+        if len(payload) != 4:
+            raise BadToken("token payload has the wrong shape")
+        return _message(payload)
+
+    def read_open(self, token: str) -> Message:
+        return self.read_message(self._open, token)
+
+    def read_unsubscribe(self, token: str) -> Message:
+        return self.read_message(self._unsubscribe, token)
+
+    def read_view(self, token: str) -> Message:
+        return self.read_message(self._view, token)
+
+    def read_click(self, token: str) -> Click:
+        payload = self._load(self._click, token)
+        if len(payload) != 6:
+            raise BadToken("token payload has the wrong shape")
+        link, url = payload[4], payload[5]
+        if type(link) is not int or not 0 <= link < 1_000_000:
+            raise BadToken("bad link number in token")
+        if not isinstance(url, str) or not is_trackable_url(url):
+            raise BadToken("token target is not an http(s) URL")
+        return Click(_message(payload[:4]), link, url)
