@@ -146,7 +146,8 @@ def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
 
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill missing secret and API keys from files in the data directory, creating them."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data directory holds secrets and personal data: only its owner may read it.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     changes: dict[str, Any] = {}
     if not settings.secret_keys:
         changes["secret_keys"] = _read_or_create(secret_keys_file(settings), new_key())

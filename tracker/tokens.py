@@ -15,12 +15,14 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from tracker.urls import is_trackable_url
+from tracker.urls import is_trackable_url, to_ascii
 
 # A token longer than this is refused before any work is done on it.
 MAX_TOKEN_LENGTH = 4096
 # The longest id (delivery, recipient, campaign, email) a token may carry.
 MAX_ID_LENGTH = 256
+# Link numbers run from 0 to MAX_LINKS - 1.
+MAX_LINKS = 100_000
 
 SALT_OPEN = "tracker.open.v1"
 SALT_CLICK = "tracker.click.v1"
@@ -97,13 +99,18 @@ class Tokens:
         return str(self._view.dumps(message.fields()))
 
     def click_token(self, click: Click) -> str:
-        """Sign a link; only absolute http(s) targets can be signed."""
+        """Sign a link; only absolute http(s) targets can be signed.
+
+        A non-ASCII target is signed in its ASCII form (``to_ascii``), the form that the
+        redirect's ``Location`` header will carry.
+        """
         check_message(click.message)
-        if not is_trackable_url(click.url):
+        url = to_ascii(click.url)
+        if not is_trackable_url(url):
             raise ValueError("only absolute http(s) URLs can be tracked")
-        if click.link < 0:
-            raise ValueError("link numbers start at 0")
-        return str(self._click.dumps([*click.message.fields(), click.link, click.url]))
+        if not 0 <= click.link < MAX_LINKS:
+            raise ValueError(f"link numbers run from 0 to {MAX_LINKS - 1}")
+        return str(self._click.dumps([*click.message.fields(), click.link, url]))
 
     # Reading tokens ----------------------------------------------------------------
 
@@ -139,7 +146,7 @@ class Tokens:
         if len(payload) != 6:
             raise BadToken("token payload has the wrong shape")
         link, url = payload[4], payload[5]
-        if type(link) is not int or not 0 <= link < 1_000_000:
+        if type(link) is not int or not 0 <= link < MAX_LINKS:
             raise BadToken("bad link number in token")
         if not isinstance(url, str) or not is_trackable_url(url):
             raise BadToken("token target is not an http(s) URL")

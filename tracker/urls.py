@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 # The longest target URL a link may carry; browsers and proxies refuse much longer.
 MAX_URL_LENGTH = 2048
 # ASCII controls, spaces and backslashes never belong in a URL we redirect to.
@@ -14,11 +16,12 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 def is_trackable_url(url: str) -> bool:
     """True for an absolute http(s) URL with a host that is safe to put in ``Location``.
 
-    Checked when a link is signed and again before every redirect.
+    Checked when a link is signed and again before every redirect. Only ASCII passes, so
+    what is signed is exactly what ``Location`` carries: see ``to_ascii``.
     """
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         return False
-    if _UNSAFE.search(url) or not url.isprintable():
+    if not url.isascii() or _UNSAFE.search(url):
         return False
     try:
         parts = urlsplit(url)
@@ -27,3 +30,14 @@ def is_trackable_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(host)
+
+
+def to_ascii(url: str) -> str:
+    """``url`` with a non-ASCII host in IDNA and other non-ASCII characters percent-encoded;
+    ASCII URLs are returned unchanged."""
+    if url.isascii():
+        return url
+    try:
+        return str(URL(url))
+    except (ValueError, UnicodeError):
+        return url

@@ -1,0 +1,92 @@
+"""The application factory: reads like a table of contents of the server."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from tracker import pages
+from tracker.config import Settings
+from tracker.keys import PAGES, SETTINGS, STORE, TOKENS
+from tracker.routes import api, health, tracking, unsubscribe
+from tracker.routes.auth import Handler
+from tracker.store import Store, open_store
+from tracker.tokens import Tokens
+
+log = structlog.get_logger("tracker.http")
+
+# Requests to the API carry at most this many bytes of body.
+MAX_BODY = 1024 * 1024
+# Tracking routes are logged at debug level: the database is their record.
+_QUIET = ("/o/", "/c/", "/u/", "/static/", "/healthz", "/metrics")
+
+
+@web.middleware
+async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One canonical log line per request, named by route pattern (never the token)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=uuid.uuid4().hex[:16])
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        info = request.match_info.route.resource
+        route = info.canonical if info is not None else "unmatched"
+        level = log.debug if request.path.startswith(_QUIET) and status < 500 else log.info
+        level(
+            "request",
+            method=request.method,
+            route=route,
+            status=status,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+def static_dir(settings: Settings) -> Path | None:
+    """The folder of page assets: configured, beside the package, or installed data."""
+    candidates = [Path(settings.static_dir)] if settings.static_dir else []
+    candidates += [
+        Path(__file__).resolve().parent.parent / "static",
+        Path(sys.prefix) / "share" / "tracker" / "static",
+    ]
+    return next((p for p in candidates if (p / "tracker.css").is_file()), None)
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the store (migrating it) at start; flush the writer and close it at shutdown."""
+    store = app[STORE]
+    await store.open()
+    yield
+    await store.close()
+    log.info("store closed")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> web.Application:
+    """The tracker application for ``settings`` (secrets must already be filled in)."""
+    app = web.Application(middlewares=[request_log], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[TOKENS] = Tokens(settings.secret_keys)
+    app[PAGES] = pages.environment()
+    app[STORE] = store if store is not None else open_store(settings)
+    app.cleanup_ctx.append(store_ctx)
+
+    app.add_routes(tracking.routes)
+    app.add_routes(unsubscribe.routes)
+    app.add_routes(health.routes)
+    app.add_subapp("/api/v1", api.api_app())
+    assets = static_dir(settings)
+    if assets is not None:
+        app.router.add_static("/static", assets)
+    return app

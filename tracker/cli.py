@@ -1,0 +1,182 @@
+"""The ``tracker`` command line: serve, decorate, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import structlog
+from aiohttp import web
+
+from tracker import logs
+from tracker.config import (
+    ConfigError,
+    Settings,
+    load,
+    new_key,
+    secret_keys_file,
+    with_generated_secrets,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = structlog.get_logger("tracker")
+
+
+def config_option(func: F) -> F:
+    """``--config FILE``: a TOML file with the same keys as the TRACKER_* variables."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="TOML file of settings (environment variables override it).",
+    )(func)
+
+
+def settings_from(config_path: Path | None, **overrides: Any) -> Settings:
+    """Load settings, turning a bad value into a clear command-line error."""
+    try:
+        return with_generated_secrets(load(config_path, **overrides))
+    except ConfigError as exc:
+        raise click.UsageError(f"configuration: {exc}") from None
+
+
+@click.group()
+@click.version_option(package_name="tracker")
+def main() -> None:
+    """tracker: tracking pixel and redirect server for email marketing."""
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to listen on (default 0.0.0.0).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+    """Start the server; with no configuration it keeps its data in ./tracker-data."""
+    from tracker.app import create_app
+
+    settings = settings_from(config_path, host=host, port=port)
+    logs.configure(settings.log_format, settings.log_level)
+    log.info(
+        "starting",
+        data_dir=str(settings.data_dir.resolve()),
+        database=_describe_database(settings),
+        secret_keys_file=str(secret_keys_file(settings).resolve()),
+        api_key_file=str((settings.data_dir / "api_key").resolve()),
+        base_url=settings.base_url,
+    )
+    app = create_app(settings)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=None,
+        print=lambda _: log.info("listening", host=settings.host, port=settings.port),
+    )
+    log.info("stopped")
+
+
+def _describe_database(settings: Settings) -> str:
+    url = settings.database_url
+    if not url or url.startswith("sqlite:"):
+        return str(settings.sqlite_path.resolve())
+    return url.split("://", 1)[0] + "://…"  # never log credentials
+
+
+@main.command()
+@config_option
+@click.argument("template", type=click.File("r", encoding="utf-8"))
+@click.option("--delivery", required=True, help="Delivery id (one mailing).")
+@click.option("--campaign", required=True, help="Campaign id.")
+@click.option("--email", "email_id", required=True, help="Email (template) id.")
+@click.option("--recipient", required=True, help="Recipient id.")
+@click.option("--json", "as_json", is_flag=True, help="Print {html, headers} as JSON.")
+@click.option("--track-opens/--no-track-opens", default=True, help="Insert the open pixel.")
+@click.option("--track-clicks/--no-track-clicks", default=True, help="Rewrite links.")
+def decorate(
+    config_path: Path | None,
+    template: click.utils.LazyFile,
+    delivery: str,
+    campaign: str,
+    email_id: str,
+    recipient: str,
+    as_json: bool,
+    track_opens: bool,
+    track_clicks: bool,
+) -> None:
+    """Print TEMPLATE with tracked links, the pixel and an unsubscribe link.
+
+    Also registers the delivery's HTML and numbered links for reports.
+    """
+    from tracker import decorate as decorating
+    from tracker.store import DeliveryTemplate, open_store
+    from tracker.tokens import Message, Tokens
+
+    settings = settings_from(config_path)
+    html = template.read()
+    message = Message(delivery, recipient, campaign, email_id)
+    try:
+        result = decorating.decorate(
+            html, message, Tokens(settings.secret_keys), settings.base_url,
+            track_opens=track_opens, track_clicks=track_clicks,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    registration = DeliveryTemplate(
+        delivery, campaign, email_id, html, result.links, track_opens, track_clicks
+    )
+
+    async def register() -> None:
+        store = open_store(settings)
+        await store.open()
+        try:
+            await store.register_delivery(registration)
+        finally:
+            await store.close()
+
+    asyncio.run(register())
+    if as_json:
+        click.echo(json.dumps({"html": result.html, "headers": result.headers}, indent=2))
+    else:
+        click.echo(result.html, nl=False)
+
+
+@main.group()
+def keys() -> None:
+    """Manage token signing keys."""
+
+
+@keys.command()
+@config_option
+def rotate(config_path: Path | None) -> None:
+    """Add a new signing key: it signs from the next start on; older keys still verify."""
+    try:
+        configured = load(config_path)
+    except ConfigError as exc:
+        raise click.UsageError(f"configuration: {exc}") from None
+    key = new_key()
+    if configured.secret_keys:
+        click.echo(
+            "Signing keys come from TRACKER_SECRET_KEYS or --config, which tracker does not "
+            "edit. Append this key (newest last) and restart every node:\n" + key
+        )
+        return
+    settings = with_generated_secrets(configured)
+    path = secret_keys_file(settings)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    count = len(path.read_text(encoding="utf-8").split())
+    click.echo(
+        f"Added a signing key to {path} ({count} keys). Restart the server to sign with it; "
+        "links signed with the older keys keep working."
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""Every ``web.AppKey`` in one place: handlers import keys, not the app."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from jinja2 import Environment
+
+from tracker.config import Settings
+from tracker.store.base import Store
+from tracker.tokens import Tokens
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+TOKENS = web.AppKey("tokens", Tokens)
+PAGES = web.AppKey("pages", Environment)

@@ -1,0 +1,38 @@
+"""Server-rendered pages: Jinja2 templates from the package, always autoescaped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+# Pages hold a capability (the token) in their URL: no caching, no referrer, no framing,
+# and nothing but our own stylesheet may load.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def environment() -> Environment:
+    """The Jinja2 environment for tracker's pages."""
+    return Environment(
+        loader=PackageLoader("tracker", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        enable_async=False,
+    )
+
+
+def render(env: Environment, name: str, status: int = 200, **context: Any) -> web.Response:
+    """A rendered page with the headers every page gets."""
+    html = env.get_template(name).render(**context)
+    return web.Response(
+        text=html, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+    )

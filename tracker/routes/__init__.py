@@ -1,0 +1,1 @@
+"""HTTP routes: tracking (pixel, click), unsubscribe, API, health and metrics."""

@@ -1,0 +1,71 @@
+"""The report API under /api/v1 (bearer key): recipient tracking, delivery stats and URLs."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from tracker.events import EventType
+from tracker.keys import STORE
+from tracker.routes.auth import error, require_api_key
+from tracker.tokens import MAX_ID_LENGTH
+
+routes = web.RouteTableDef()
+
+MAX_LIMIT = 1000
+
+
+def _id(request: web.Request, name: str) -> str:
+    value = request.match_info[name]
+    if not 0 < len(value) <= MAX_ID_LENGTH:
+        message = f"{name} must be 1 to {MAX_ID_LENGTH} characters"
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "bad_request", "message": message}),
+            content_type="application/json",
+        )
+    return value
+
+
+@routes.get("/recipients/{recipient}/tracking")
+async def recipient_tracking(request: web.Request) -> web.Response:
+    """The person's activity log: ``?type=`` filters, ``?sort=asc|desc`` (default newest first)."""
+    recipient = _id(request, "recipient")
+    event_type = request.query.get("type") or None
+    if event_type is not None and event_type not in EventType.__members__.values():
+        return error(400, "bad_request", f"type must be one of: {', '.join(EventType)}")
+    sort = request.query.get("sort", "desc")
+    if sort not in ("asc", "desc"):
+        return error(400, "bad_request", "sort must be asc or desc")
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        return error(400, "bad_request", "limit must be an integer")
+    if not 1 <= limit <= MAX_LIMIT:
+        return error(400, "bad_request", f"limit must be between 1 and {MAX_LIMIT}")
+    items = await request.config_dict[STORE].recipient_tracking(
+        recipient, event_type, sort == "desc", limit
+    )
+    return web.json_response({"recipient": recipient, "items": items})
+
+
+@routes.get("/deliveries/{delivery}/stats")
+async def delivery_stats(request: web.Request) -> web.Response:
+    """Counts of the delivery's events so far; opened is after the dedupe rule."""
+    delivery = _id(request, "delivery")
+    stats = await request.config_dict[STORE].delivery_stats(delivery)
+    return web.json_response({"delivery": delivery, **stats})
+
+
+@routes.get("/deliveries/{delivery}/urls")
+async def delivery_urls(request: web.Request) -> web.Response:
+    """Each link of the delivery: position, URL, clicks and unique clickers."""
+    delivery = _id(request, "delivery")
+    return web.json_response(await request.config_dict[STORE].delivery_urls(delivery))
+
+
+def api_app() -> web.Application:
+    """The /api/v1 sub-application, every route behind the API key."""
+    app = web.Application(middlewares=[require_api_key])
+    app.add_routes(routes)
+    return app

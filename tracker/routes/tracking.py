@@ -1,0 +1,87 @@
+"""The open pixel and the click redirect."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tracker import metrics
+from tracker.events import EventType, Route
+from tracker.keys import PAGES, TOKENS
+from tracker.pages import render
+from tracker.routes.hits import build_hit, record
+from tracker.tokens import BadToken
+from tracker.urls import is_trackable_url
+
+routes = web.RouteTableDef()
+
+# The smallest transparent 1x1 GIF (43 bytes).
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00"
+    b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache", "Expires": "0"}
+
+
+def pixel() -> web.Response:
+    return web.Response(body=PIXEL, content_type="image/gif", headers=NO_STORE)
+
+
+@routes.get("/o/{token}.gif")
+async def open_pixel(request: web.Request) -> web.Response:
+    """Log Opened (GET only, deduped by the store) when the token verifies.
+
+    Always answers the pixel: a broken image helps no one, and a bad token logs nothing.
+    """
+    try:
+        message = request.config_dict[TOKENS].read_open(request.match_info["token"])
+    except BadToken:
+        metrics.HITS.labels(Route.OPEN, "bad_token").inc()
+        return pixel()
+    is_get = request.method == "GET"
+    event = EventType.OPENED if is_get else None
+    outcome = "pixel" if is_get else "not_counted"
+    await record(request, build_hit(request, Route.OPEN, message, outcome, event))
+    return pixel()
+
+
+@routes.get("/o/{tail:.*}")
+async def open_pixel_malformed(request: web.Request) -> web.Response:
+    """Anything else under /o/ is a pixel whose URL was mangled: answer the pixel, log nothing."""
+    metrics.HITS.labels(Route.OPEN, "bad_token").inc()
+    return pixel()
+
+
+@routes.get("/c/{token}")
+async def click(request: web.Request) -> web.Response:
+    """Log Clicked (every GET) and redirect to the signed target.
+
+    A bad or tampered token answers 404 and never redirects: this is not an open redirect.
+    The target's scheme is checked again here, not only when it was signed.
+    """
+    try:
+        target = request.config_dict[TOKENS].read_click(request.match_info["token"])
+    except BadToken:
+        metrics.HITS.labels(Route.CLICK, "bad_token").inc()
+        return not_found(request)
+    if not is_trackable_url(target.url):
+        metrics.HITS.labels(Route.CLICK, "bad_target").inc()
+        return not_found(request)
+    is_get = request.method == "GET"
+    event = EventType.CLICKED if is_get else None
+    outcome = "redirect" if is_get else "not_counted"
+    hit = build_hit(
+        request, Route.CLICK, target.message, outcome, event, target.link, target.url
+    )
+    await record(request, hit)
+    return web.Response(status=302, headers={"Location": target.url, **NO_STORE})
+
+
+def not_found(request: web.Request) -> web.Response:
+    """The page for a link that is not (or no longer) valid."""
+    return render(
+        request.config_dict[PAGES],
+        "error.html",
+        status=404,
+        title="Link not found",
+        message="This link is not valid. Check that it was copied completely.",
+    )

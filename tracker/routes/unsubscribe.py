@@ -1,0 +1,78 @@
+"""The unsubscribe page: GET shows a form and changes nothing; POST unsubscribes.
+
+Link scanners fetch every URL in a mail, so a GET (or HEAD) never unsubscribes. A POST
+is either the form's submit or an RFC 8058 one-click request from the mailbox provider
+(body ``List-Unsubscribe=One-Click``, urlencoded or multipart, no cookies): both log
+Unsubscribed, which the store keeps once per recipient.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tracker import metrics
+from tracker.events import EventType, Route
+from tracker.keys import PAGES, TOKENS
+from tracker.pages import PAGE_HEADERS, render
+from tracker.routes.hits import build_hit, record
+from tracker.routes.tracking import not_found
+from tracker.tokens import BadToken, Message
+
+routes = web.RouteTableDef()
+
+# An unsubscribe form or one-click body is a few bytes; anything bigger is not one.
+MAX_BODY = 64 * 1024
+
+
+def _message(request: web.Request) -> Message | None:
+    try:
+        return request.config_dict[TOKENS].read_unsubscribe(request.match_info["token"])
+    except BadToken:
+        metrics.HITS.labels(Route.UNSUBSCRIBE, "bad_token").inc()
+        return None
+
+
+@routes.get("/u/{token}")
+async def unsubscribe_form(request: web.Request) -> web.Response:
+    """Show the confirmation form; logs the hit in the raw log but never Unsubscribed."""
+    message = _message(request)
+    if message is None:
+        return not_found(request)
+    await record(request, build_hit(request, Route.UNSUBSCRIBE, message, "form", None))
+    return render(request.config_dict[PAGES], "unsubscribe.html")
+
+
+async def _is_one_click(request: web.Request) -> bool:
+    """True for an RFC 8058 body; raises HTTPBadRequest for a body that cannot be read."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    try:
+        form = await request.post()
+    except web.HTTPException:
+        raise
+    except (ValueError, UnicodeError, AssertionError, LookupError) as exc:
+        raise web.HTTPBadRequest(text="The request body could not be read.") from exc
+    return form.get("List-Unsubscribe") == "One-Click"
+
+
+@routes.post("/u/{token}")
+async def unsubscribe(request: web.Request) -> web.Response:
+    """Log Unsubscribed; answer the confirmation page, or plain 200 for a one-click POST."""
+    message = _message(request)
+    if message is None:
+        return not_found(request)
+    one_click = await _is_one_click(request)
+    outcome = "one_click" if one_click else "form_submit"
+    hit = build_hit(request, Route.UNSUBSCRIBE, message, outcome, EventType.UNSUBSCRIBED)
+    if not await record(request, hit):
+        # The one change a recipient asked for must not be acknowledged unless stored.
+        return render(
+            request.config_dict[PAGES],
+            "error.html",
+            status=503,
+            title="Please try again",
+            message="We could not record your request just now. Please try again in a minute.",
+        )
+    if one_click:
+        return web.Response(text="Unsubscribed.\n", headers=PAGE_HEADERS)
+    return render(request.config_dict[PAGES], "unsubscribed.html")
