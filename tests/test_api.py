@@ -1,0 +1,81 @@
+"""The report API: bearer keys, recipient tracking, delivery stats and URLs."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from tracker.tokens import Click, Message, Tokens
+
+
+async def test_api_needs_a_key(client: TestClient) -> None:
+    path = "/api/v1/deliveries/d/stats"
+    resp = await client.get(path)
+    assert resp.status == 401
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert (await resp.json())["error"] == "unauthorized"
+    assert (await client.get(path, headers={"Authorization": "Bearer wrong"})).status == 403
+    assert (await client.get(path, headers={"Authorization": "Basic abc"})).status == 401
+    for key in ("api-test-key", "second-api-key"):
+        assert (await client.get(path, headers={"Authorization": f"Bearer {key}"})).status == 200
+
+
+async def test_reports_follow_the_event_rules(
+    client: TestClient, tokens: Tokens, auth: dict[str, str]
+) -> None:
+    alice = Message("spring", "alice", "c", "e")
+    bob = Message("spring", "bob", "c", "e")
+    for m in (alice, alice, bob):
+        await client.get(f"/o/{tokens.open_token(m)}.gif")
+    clicks = [(alice, 0), (alice, 0), (bob, 0), (bob, 1)]
+    for m, link in clicks:
+        url = f"https://shop.example/{link}"
+        await client.get(f"/c/{tokens.click_token(Click(m, link, url))}", allow_redirects=False)
+    head = f"/c/{tokens.click_token(Click(bob, 1, 'https://shop.example/1'))}"
+    await client.head(head, allow_redirects=False)
+    await client.post(f"/u/{tokens.unsubscribe_token(bob)}", data={"confirm": "yes"})
+
+    stats = await (await client.get("/api/v1/deliveries/spring/stats", headers=auth)).json()
+    assert stats["opened"] == 2
+    assert stats["clicks"] == 4
+    assert stats["unique_clickers"] == 2
+    assert stats["unsubscribed"] == 1
+
+    urls = await (await client.get("/api/v1/deliveries/spring/urls", headers=auth)).json()
+    assert urls == [
+        {"link": 0, "url": "https://shop.example/0", "clicks": 3, "unique_clickers": 2},
+        {"link": 1, "url": "https://shop.example/1", "clicks": 1, "unique_clickers": 1},
+    ]
+
+    resp = await client.get("/api/v1/recipients/bob/tracking?sort=asc", headers=auth)
+    items = (await resp.json())["items"]
+    assert [i["type"] for i in items] == ["opened", "clicked", "clicked", "unsubscribed"]
+    assert items[1]["url"] == "https://shop.example/0"
+    assert all(i["delivery"] == "spring" for i in items)
+    resp = await client.get("/api/v1/recipients/bob/tracking?type=clicked", headers=auth)
+    newest_first = (await resp.json())["items"]
+    assert [i["link"] for i in newest_first] == [1, 0]
+
+
+async def test_report_api_rejects_bad_parameters(client: TestClient, auth: dict[str, str]) -> None:
+    for query in ("type=nonsense", "sort=sideways", "limit=0", "limit=abc", "limit=100000"):
+        resp = await client.get(f"/api/v1/recipients/r/tracking?{query}", headers=auth)
+        assert resp.status == 400, query
+        assert "error" in await resp.json()
+    resp = await client.get("/api/v1/deliveries/" + "x" * 300 + "/stats", headers=auth)
+    assert resp.status == 400
+
+
+async def test_healthz_and_metrics(client: TestClient, tokens: Tokens, message: Message) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert "workflow" in body
+    await client.get(f"/o/{tokens.open_token(message)}.gif")
+    await client.get("/c/not-a-token")
+    text = await (await client.get("/metrics")).text()
+    assert 'tracker_hits_total{outcome="pixel",route="open"}' in text
+    assert 'tracker_hits_total{outcome="bad_token",route="click"}' in text
+    assert "tracker_writer_queue_depth" in text
+    assert "tracker_commit_group_size_bucket" in text
+    assert "tracker_commit_seconds_bucket" in text
