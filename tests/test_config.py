@@ -1,0 +1,63 @@
+"""Settings from defaults, a TOML file and TRACKER_* variables; generated secrets."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from tracker.config import ConfigError, load, with_generated_secrets
+
+
+def test_defaults_need_no_configuration(tmp_path: Path) -> None:
+    settings = load(env={})
+    assert settings.port == 8080
+    assert settings.base_url == "http://localhost:8080"
+    assert settings.sqlite_path == Path("tracker-data/tracker.db")
+    assert settings.synchronous == "NORMAL"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    toml = tmp_path / "tracker.toml"
+    toml.write_text(
+        'base_url = "https://t.example.com/"\nport = 9000\n'
+        'secret_keys = ["a", "b"]\ntrusted_proxies = ["10.0.0.0/8"]\n'
+    )
+    settings = load(toml, env={"TRACKER_PORT": "9100", "TRACKER_API_KEYS": "x, y"})
+    assert settings.base_url == "https://t.example.com"
+    assert settings.port == 9100
+    assert settings.secret_keys == ("a", "b")
+    assert settings.api_keys == ("x", "y")
+    assert str(settings.trusted_proxies[0]) == "10.0.0.0/8"
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"TRACKER_PORT": "eighty"}, "port"),
+        ({"TRACKER_TRUSTED_PROXIES": "not-a-cidr"}, "trusted_proxies"),
+        ({"TRACKER_SYNCHRONOUS": "OFF"}, "synchronous"),
+    ],
+)
+def test_bad_values_name_their_key(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load(env=env)
+
+
+def test_unknown_key_in_file_is_an_error(tmp_path: Path) -> None:
+    toml = tmp_path / "tracker.toml"
+    toml.write_text("prot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load(toml, env={})
+
+
+def test_secrets_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    settings = load(env={"TRACKER_DATA_DIR": str(tmp_path / "data")})
+    first = with_generated_secrets(settings)
+    second = with_generated_secrets(settings)
+    assert first.secret_keys == second.secret_keys and len(first.secret_keys) == 1
+    assert first.api_keys == second.api_keys and len(first.api_keys[0]) >= 40
+    for name in ("secret_keys", "api_key"):
+        mode = stat.S_IMODE((tmp_path / "data" / name).stat().st_mode)
+        assert mode == 0o600, name

@@ -1,0 +1,102 @@
+"""Tokens: self-contained, signed, one purpose each, key rotation, http(s) targets only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracker.tokens import MAX_TOKEN_LENGTH, BadToken, Click, Message, Tokens
+
+MESSAGE = Message("2026-11-spring-sale", "customer-000123456", "spring-2026", "spring-email-v3")
+URL_100 = (
+    "https://shop.example.com/collections/spring-sale/products/linen-shirt"
+    "?utm_source=email&utm_medium=x1"
+)
+
+
+def test_round_trip_of_every_purpose() -> None:
+    tokens = Tokens(["k"])
+    assert tokens.read_open(tokens.open_token(MESSAGE)) == MESSAGE
+    assert tokens.read_unsubscribe(tokens.unsubscribe_token(MESSAGE)) == MESSAGE
+    assert tokens.read_view(tokens.view_token(MESSAGE)) == MESSAGE
+    click = Click(MESSAGE, 7, URL_100)
+    assert tokens.read_click(tokens.click_token(click)) == click
+
+
+def test_tokens_are_url_safe_and_short() -> None:
+    assert len(URL_100) == 100
+    token = Tokens(["k"]).click_token(Click(MESSAGE, 3, URL_100))
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+    # 100-character URL + 66 characters of ids: measured 229 characters.
+    assert len(token) <= 240
+
+
+def test_one_purpose_never_verifies_as_another() -> None:
+    tokens = Tokens(["k"])
+    open_token = tokens.open_token(MESSAGE)
+    unsubscribe_token = tokens.unsubscribe_token(MESSAGE)
+    click_token = tokens.click_token(Click(MESSAGE, 0, URL_100))
+    with pytest.raises(BadToken):
+        tokens.read_click(open_token)
+    with pytest.raises(BadToken):
+        tokens.read_unsubscribe(open_token)
+    with pytest.raises(BadToken):
+        tokens.read_open(unsubscribe_token)
+    with pytest.raises(BadToken):
+        tokens.read_unsubscribe(click_token)
+
+
+def test_newest_key_signs_and_every_key_verifies() -> None:
+    old, rotated = Tokens(["old"]), Tokens(["old", "new"])
+    legacy = old.click_token(Click(MESSAGE, 0, URL_100))
+    assert rotated.read_click(legacy).url == URL_100
+    fresh = rotated.click_token(Click(MESSAGE, 0, URL_100))
+    assert Tokens(["new"]).read_click(fresh).url == URL_100
+    with pytest.raises(BadToken):
+        old.read_click(fresh)
+    with pytest.raises(BadToken):
+        Tokens(["other"]).read_click(legacy)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox",
+        "file:///etc/passwd",
+        "//evil.example/",
+        "/relative",
+        "http://",
+        "https://exa mple.com/",
+        "https://example.com/\r\nSet-Cookie: x=1",
+        "ftp://example.com/",
+        "https://example.com:99999/",
+    ],
+    ids=lambda u: u[:20],
+)
+def test_only_http_targets_can_be_signed(url: str) -> None:
+    with pytest.raises(ValueError):
+        Tokens(["k"]).click_token(Click(MESSAGE, 0, url))
+
+
+def test_non_ascii_target_is_signed_in_the_form_location_carries() -> None:
+    tokens = Tokens(["k"])
+    token = tokens.click_token(Click(MESSAGE, 0, "https://exämple.com/café"))
+    assert tokens.read_click(token).url == "https://xn--exmple-cua.com/caf%C3%A9"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", ".", "a.b", "x" * (MAX_TOKEN_LENGTH + 1), "é.é", "\x00", "eyJhIjoxfQ.sig"],
+    ids=["empty", "dot", "two", "overlong", "non-ascii", "nul", "unsigned"],
+)
+def test_garbage_is_refused(token: str) -> None:
+    with pytest.raises(BadToken):
+        Tokens(["k"]).read_click(token)
+
+
+def test_ids_must_fit() -> None:
+    with pytest.raises(ValueError):
+        Tokens(["k"]).open_token(Message("", "r", "c", "e"))
+    with pytest.raises(ValueError):
+        Tokens(["k"]).open_token(Message("d" * 300, "r", "c", "e"))
