@@ -22,8 +22,15 @@ PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
         ("10.0.0.2", None, PROXIES, "10.0.0.2"),
         (None, "203.0.113.9", PROXIES, None),
     ],
-    ids=["no-proxies", "untrusted-peer", "trusted", "rightmost-untrusted", "garbage", "no-xff",
-         "no-peer"],
+    ids=[
+        "no-proxies",
+        "untrusted-peer",
+        "trusted",
+        "rightmost-untrusted",
+        "garbage",
+        "no-xff",
+        "no-peer",
+    ],
 )
 def test_client_address(
     peer: str | None, xff: str | None, trusted: tuple[object, ...], expected: str | None

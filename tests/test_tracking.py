@@ -62,7 +62,9 @@ async def test_head_on_pixel_is_kept_raw_but_never_opened(
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "image/gif"
     assert rows("SELECT count(*) AS n FROM events") == [{"n": 0}]
-    assert rows("SELECT method, outcome FROM hits") == [{"method": "HEAD", "outcome": "not_counted"}]
+    assert rows("SELECT method, outcome FROM hits") == [
+        {"method": "HEAD", "outcome": "not_counted"}
+    ]
 
 
 async def test_click_redirects_and_logs_every_click(
