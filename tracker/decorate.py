@@ -1,0 +1,276 @@
+"""Decorate an HTML email: tracked links, an open pixel and an unsubscribe link.
+
+The template is parsed with the standard library's ``HTMLParser`` and changed by splicing
+the source text, so everything not rewritten stays byte for byte as it was.
+
+Links. Every ``<a href>`` whose value, HTML-unescaped and stripped of surrounding
+whitespace, is an absolute http(s) URL is tracked; so are the ``href`` of VML shapes
+(``<v:roundrect href>``, Outlook's "bulletproof buttons"). Left alone: other schemes,
+anchors, relative URLs, URLs holding a merge tag (``{{…}}``, ``{%…%}``, ``*|…|*``), which
+the sending system fills in later, links already pointing at this server (``/c/``, ``/u/``,
+``/o/``) and any element marked ``data-track="off"``. ``<link>``, ``<base>``, ``<area>``
+and anything inside a plain comment are never touched. The content of Outlook conditional
+comments (``<!--[if mso]> … <![endif]-->``) is parsed as markup: Outlook shows it.
+
+Numbering. Tracked ``<a>`` links are numbered 0, 1, 2 … by position in the document,
+conditional comments included; the same URL linked twice gets two numbers. A VML shape
+shares the number of a tracked ``<a>`` with the same URL (the nearest one after it, else
+the nearest one before it): the shape and its HTML fallback are one button. A shape with
+no such ``<a>`` gets its own number after all the ``<a>`` links, in document order.
+
+Unsubscribe. The placeholders ``{{unsubscribe_url}}`` and ``*|UNSUB|*`` are replaced,
+wherever they appear, by the recipient's unsubscribe URL. With no placeholder and no link
+to this server's unsubscribe page already in place, a small footer link is added before the
+last ``</body>`` outside comments (or at the end), followed by the open pixel.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html import escape, unescape
+from html.parser import HTMLParser
+
+from tracker.tokens import Click, Message, Tokens
+from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
+
+PLACEHOLDERS = ("{{unsubscribe_url}}", "*|UNSUB|*")
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+# Merge tags of Handlebars/Liquid/Marketo and Mailchimp: signing one would freeze it.
+_MERGE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*", re.DOTALL)
+_CONDITIONAL = re.compile(r"\[if\b[^\]]*\]>", re.IGNORECASE)
+# The whitespace browsers strip from both ends of a URL in an attribute.
+_URL_SPACE = "\t\n\f\r "
+
+# CPython 3.11's own patterns for a tag name and an attribute (html.parser), so the spans
+# rewritten here are the attributes the parser itself saw in the same tag text.
+_TAG_NAME = re.compile(r"<([a-zA-Z][^\t\n\r\f />\x00]*)(?:\s|/(?!>))*")
+_ATTRIBUTE = re.compile(
+    r"((?<=['\"\s/])[^\s/>][^\s/=>]*)(\s*=+\s*"
+    r"('[^']*'|\"[^\"]*\"|(?!['\"])[^>\s]*))?(?:\s|/(?!>))*"
+)
+
+PIXEL = (
+    '<img src="{src}" width="1" height="1" alt="" '
+    'style="display:block;border:0;width:1px;height:1px">'
+)
+FOOTER = (
+    '<p style="margin:24px 0;font-family:Arial,sans-serif;font-size:12px;line-height:18px;'
+    'text-align:center;color:#888888"><a href="{href}">Unsubscribe</a></p>'
+)
+LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+
+
+@dataclass(frozen=True, slots=True)
+class Decorated:
+    """A decorated document, its mail headers and its numbered links."""
+
+    html: str
+    headers: dict[str, str]
+    links: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Href:
+    """The href of an ``<a>`` or VML element, located in the source."""
+
+    pos: int  # where the element's tag starts: document order
+    start: int  # the value's span, quotes included
+    end: int
+    quote: str  # '"', "'" or "" for an unquoted value
+    url: str  # unescaped and stripped
+    vml: bool
+    off: bool  # marked data-track="off"
+
+
+@dataclass(slots=True)
+class _Found:
+    """What a scan found: hrefs in document order and the last top-level ``</body>``."""
+
+    hrefs: list[_Href] = field(default_factory=list)
+    body_end: int | None = None
+
+
+class _Scanner(HTMLParser):
+    """Finds hrefs and the closing ``</body>`` in ``text``, which sits at ``base``."""
+
+    def __init__(self, found: _Found, text: str, base: int, *, top_level: bool) -> None:
+        super().__init__(convert_charrefs=True)
+        self._found, self._text, self._base, self._top = found, text, base, top_level
+        # getpos() counts lines by "\n" only (ParserBase.updatepos): a "\r" is just a
+        # column, so lines start after each "\n" whatever the line endings are.
+        self._line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+
+    def run(self) -> None:
+        self.feed(self._text)
+        self.close()
+
+    def _here(self) -> int:
+        line, column = self.getpos()
+        return self._line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "a" and not tag.startswith("v:"):
+            return
+        source, at = self.get_starttag_text(), self._here()
+        # Only splice where the tag text really sits; a miss would corrupt the document.
+        if source and self._text.startswith(source, at):
+            href = _href(source, self._base + at)
+            if href is not None:
+                self._found.hrefs.append(href)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <v:roundrect … /> is a whole element; the default would also fake an end tag.
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "body" and self._top:
+            self._found.body_end = self._base + self._here()
+
+    def handle_comment(self, data: str) -> None:
+        at = self._here()
+        start = at + (4 if self._text.startswith("<!--", at) else 2)
+        match = _CONDITIONAL.match(data)
+        if match and self._text.startswith(data, start):
+            inner = _Scanner(
+                self._found, data[match.end() :], self._base + start + match.end(), top_level=False
+            )
+            inner.run()
+
+    def parse_html_declaration(self, i: int) -> int:
+        # CPython raises AssertionError on a malformed "<![" section (after moving its
+        # position); browsers read it as a bogus comment, and so does this.
+        pos = self.lineno, self.offset
+        try:
+            return super().parse_html_declaration(i)
+        except AssertionError:
+            self.lineno, self.offset = pos
+            return self.parse_bogus_comment(i)
+
+
+def _value(attribute: re.Match[str]) -> tuple[str, str]:
+    """The quote character ("" when unquoted) and the raw value of a matched attribute."""
+    raw = attribute.group(3) or ""
+    quote = raw[0] if raw[:1] in ("'", '"') else ""
+    return quote, raw[1:-1] if quote else raw
+
+
+def _href(source: str, pos: int) -> _Href | None:
+    """The href of the start tag ``source`` found at ``pos``, if it has a value."""
+    name = _TAG_NAME.match(source)
+    if name is None:
+        return None
+    attributes: dict[str, re.Match[str]] = {}
+    k = name.end()
+    while k < len(source) and (m := _ATTRIBUTE.match(source, k)):
+        attributes.setdefault(m.group(1).lower(), m)  # browsers keep the first of a name
+        k = m.end()
+    href = attributes.get("href")
+    if href is None or href.group(3) is None:
+        return None
+    quote, value = _value(href)
+    marker = attributes.get("data-track")
+    off = marker is not None and unescape(_value(marker)[1]).strip().lower() == "off"
+    return _Href(
+        pos=pos,
+        start=pos + href.start(3),
+        end=pos + href.end(3),
+        quote=quote,
+        url=unescape(value).strip(_URL_SPACE),
+        vml=name.group(1).lower().startswith("v:"),
+        off=off,
+    )
+
+
+def _scan(text: str) -> _Found:
+    found = _Found()
+    _Scanner(found, text, 0, top_level=True).run()
+    found.hrefs.sort(key=lambda h: h.pos)
+    return found
+
+
+def _number(hrefs: list[_Href]) -> dict[int, int]:
+    """Link number of each tracked href, by tag position (see the module docstring)."""
+    anchors = [h for h in hrefs if not h.vml]
+    numbers = {h.pos: n for n, h in enumerate(anchors)}
+    following = len(anchors)
+    for shape in (h for h in hrefs if h.vml):
+        same = [a for a in anchors if a.url == shape.url]
+        after = [a for a in same if a.pos > shape.pos]
+        partner = after[0] if after else (same[-1] if same else None)
+        if partner is not None:
+            numbers[shape.pos] = numbers[partner.pos]
+        else:
+            numbers[shape.pos] = following
+            following += 1
+    return numbers
+
+
+def _splice(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Replace each (start, end) span of ``text``; edits never overlap, else one is dropped."""
+    out: list[str] = []
+    at = 0
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
+        if start < at:
+            continue
+        out += (text[at:start], new)
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def decorate(
+    html: str,
+    message: Message,
+    tokens: Tokens,
+    base_url: str,
+    *,
+    track_opens: bool = True,
+    track_clicks: bool = True,
+) -> Decorated:
+    """Track the links of ``html`` for one message, add the pixel and the unsubscribe link."""
+    unsubscribe_url = f"{base_url}/u/{tokens.unsubscribe_token(message)}"
+    ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
+    found = _scan(html)
+
+    def target(h: _Href) -> str | None:
+        """The URL to sign for ``h`` (in its ASCII form), or None when it stays as it is."""
+        if h.off or len(h.url) > MAX_URL_LENGTH:
+            return None
+        # is_trackable_url first: it caps the length before any regex runs on the URL.
+        url = to_ascii(h.url)
+        if not is_trackable_url(url) or url.startswith(ours) or _MERGE_TAG.search(url):
+            return None
+        return url
+
+    targets = {h.pos: target(h) for h in found.hrefs}
+    hrefs = [h for h in found.hrefs if targets[h.pos] is not None]
+    numbers = _number(hrefs)
+    links = tuple(sorted({(numbers[h.pos], str(targets[h.pos])) for h in hrefs}))
+
+    edits: list[tuple[int, int, str]] = []
+    if track_clicks:
+        for h in hrefs:
+            token = tokens.click_token(Click(message, numbers[h.pos], str(targets[h.pos])))
+            quote = h.quote or '"'
+            edits.append((h.start, h.end, f"{quote}{escape(f'{base_url}/c/{token}')}{quote}"))
+    placeholders = [
+        (m.start(), m.end(), escape(unsubscribe_url)) for m in _PLACEHOLDER.finditer(html)
+    ]
+    edits += placeholders
+
+    tail = ""
+    has_unsubscribe = any(not h.vml and h.url.startswith(ours[1]) for h in found.hrefs)
+    if not placeholders and not has_unsubscribe:
+        tail += FOOTER.format(href=escape(unsubscribe_url))
+    if track_opens:
+        tail += PIXEL.format(src=escape(f"{base_url}/o/{tokens.open_token(message)}.gif"))
+    if tail:
+        at = len(html) if found.body_end is None else found.body_end
+        edits.append((at, at, tail))
+
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
+    }
+    return Decorated(_splice(html, edits), headers, links)
