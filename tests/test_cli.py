@@ -1,0 +1,81 @@
+"""The command line: decorate registers the delivery; keys rotate keeps old links working."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import main
+from tracker.tokens import Tokens
+
+TEMPLATE = """<html><body>
+<a href="https://example.com/a?x=1&amp;y=2">A</a>
+<a href="mailto:help@example.com">mail</a>
+<a href="https://example.com/b">B</a>
+</body></html>
+"""
+IDS = ["--delivery", "d1", "--campaign", "c1", "--email", "e1", "--recipient", "r1"]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATA_DIR", "SECRET_KEYS", "API_KEYS", "DATABASE_URL", "BASE_URL"):
+        monkeypatch.delenv(f"TRACKER_{name}", raising=False)
+    (tmp_path / "email.html").write_text(TEMPLATE, encoding="utf-8")
+    return tmp_path
+
+
+def test_decorate_prints_json_and_registers_the_delivery(workdir: Path) -> None:
+    result = CliRunner().invoke(main, ["decorate", "email.html", *IDS, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert out["headers"]["List-Unsubscribe"].startswith("<http://localhost:8080/u/")
+    assert out["html"].count('href="http://localhost:8080/c/') == 2
+    assert 'href="mailto:help@example.com"' in out["html"]
+    assert "/o/" in out["html"]
+
+    db = sqlite3.connect(workdir / "tracker-data" / "tracker.db")
+    assert db.execute("SELECT delivery, campaign, email FROM deliveries").fetchall() == [
+        ("d1", "c1", "e1")
+    ]
+    assert db.execute("SELECT link, url FROM links ORDER BY link").fetchall() == [
+        (0, "https://example.com/a?x=1&y=2"),
+        (1, "https://example.com/b"),
+    ]
+
+
+def test_decorate_refuses_bad_ids(workdir: Path) -> None:
+    args = ["decorate", "email.html", *IDS[:-1], "x" * 300]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "1 to 256 characters" in result.output
+
+
+def test_keys_rotate_adds_a_signing_key_and_keeps_the_old(workdir: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(main, ["decorate", "email.html", *IDS, "--json"])
+    old_token = json.loads(first.output)["html"].split("/c/", 1)[1].split('"', 1)[0]
+    result = runner.invoke(main, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    keys = (workdir / "tracker-data" / "secret_keys").read_text().split()
+    assert len(keys) == 2
+    assert Tokens(keys).read_click(old_token).url == "https://example.com/a?x=1&y=2"
+    second = runner.invoke(main, ["decorate", "email.html", *IDS, "--json"])
+    new_token = json.loads(second.output)["html"].split("/c/", 1)[1].split('"', 1)[0]
+    assert Tokens(keys[-1:]).read_click(new_token).link == 0, "the newest key signs"
+
+
+def test_keys_rotate_with_configured_keys_prints_a_key(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", "configured-key")
+    result = CliRunner().invoke(main, ["keys", "rotate"])
+    assert result.exit_code == 0
+    assert "TRACKER_SECRET_KEYS" in result.output
+    assert not (workdir / "tracker-data" / "secret_keys").exists()
