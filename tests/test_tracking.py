@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from tests.conftest import Rows
 from tracker.routes.tracking import PIXEL
@@ -127,3 +128,19 @@ async def test_forwarded_for_is_ignored_from_untrusted_peer(
         f"/o/{tokens.open_token(message)}.gif", headers={"X-Forwarded-For": "203.0.113.77"}
     )
     assert rows("SELECT ip FROM hits") == [{"ip": "127.0.0.0"}]
+
+
+async def test_any_change_of_the_decoded_payload_is_refused(
+    client: TestClient, click_token: str, rows: Rows
+) -> None:
+    """Flip each byte of the signed payload (after base64), keep the signature: always 404."""
+    compressed = click_token.startswith(".")
+    payload, signature = click_token.lstrip(".").rsplit(".", 1)
+    raw = base64_decode(payload)
+    for i in range(len(raw)):
+        changed = raw[:i] + bytes([raw[i] ^ 0x01]) + raw[i + 1 :]
+        token = ("." if compressed else "") + base64_encode(changed).decode() + "." + signature
+        resp = await client.get(f"/c/{token}", allow_redirects=False)
+        assert resp.status == 404, i
+        assert "Location" not in resp.headers
+    assert rows("SELECT count(*) AS n FROM hits") == [{"n": 0}]
