@@ -1,0 +1,303 @@
+"""HTTP load benchmark: tracker against a bare aiohttp app and nginx, in one run.
+
+Each server is pinned to core 0 and ``wrk`` to core 1 (where there are two cores). The
+load cycles through thousands of distinct tokens (many recipients and links). Targets are
+interleaved round by round, because shared machines drift; the medians are printed with
+the ratios tracker/bare and tracker/nginx.
+
+    python -m bench.http [--rounds 3] [--seconds 3] [--connections 1,16,64,256]
+
+Targets: ``tracker`` (durable: answers after commit), ``tracker-1`` (the same server
+committing each hit alone: TRACKER_MAX_GROUP=1), ``bare`` (bench/bare.py) and ``nginx``
+(``empty_gif`` / ``return 302``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracker.tokens import Click, Message, Tokens
+
+SECRET = "bench-secret-key"
+ROUTES = ("o", "c")
+TOKENS_PER_ROUTE = 2000
+TARGET_URL = (
+    "https://shop.example.com/collections/spring-sale/products/linen-shirt?utm_source=email"
+)
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp; uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        location /o/ {{ empty_gif; }}
+        location /c/ {{ return 302 https://example.com/; }}
+    }}
+}}
+"""
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local i = math.random(#paths)
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pin(core: int) -> list[str]:
+    """``taskset`` prefix for ``core`` when the machine has more than one."""
+    if (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(core)]
+
+
+def write_paths(workdir: Path) -> dict[str, Path]:
+    """Files of distinct request paths per route: many recipients and links."""
+    tokens = Tokens([SECRET])
+    files = {}
+    for route in ROUTES:
+        lines = []
+        for i in range(TOKENS_PER_ROUTE):
+            message = Message(f"delivery-{i % 7}", f"recipient-{i:07d}", "spring-2026", "sale-v3")
+            if route == "o":
+                lines.append(f"/o/{tokens.open_token(message)}.gif")
+            else:
+                click = Click(message, i % 12, f"{TARGET_URL}&l={i % 12}")
+                lines.append(f"/c/{tokens.click_token(click)}")
+        files[route] = workdir / f"paths-{route}.txt"
+        files[route].write_text("\n".join(lines) + "\n")
+    return files
+
+
+class Server:
+    """One target process, started fresh for each round, pinned to core 0."""
+
+    def __init__(self, name: str, workdir: Path) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.peak_rss_mb = 0.0
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        env = dict(os.environ)
+        if self.name.startswith("tracker"):
+            data = self.workdir / f"data-{self.name}"
+            env.update(
+                TRACKER_DATA_DIR=str(data),
+                TRACKER_SECRET_KEYS=SECRET,
+                TRACKER_API_KEYS="bench",
+                TRACKER_LOG_LEVEL="warning",
+                TRACKER_LOG_FORMAT="json",
+            )
+            if self.name == "tracker-1":
+                env["TRACKER_MAX_GROUP"] = "1"
+            cmd = [
+                sys.executable,
+                "-m",
+                "tracker",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ]
+        elif self.name == "bare":
+            cmd = [sys.executable, "-m", "bench.bare", str(self.port)]
+        else:
+            ndir = self.workdir / "nginx"
+            (ndir / "tmp").mkdir(parents=True, exist_ok=True)
+            conf = ndir / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(dir=ndir, port=self.port))
+            cmd = ["nginx", "-c", str(conf), "-p", str(ndir)]
+        return pin(0) + cmd, env
+
+    def start(self) -> None:
+        cmd, env = self.command()
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        probe = "/o/x.gif"
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}{probe}", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start")
+
+    def rss_mb(self) -> float:
+        """Peak resident memory (VmHWM) of the server and its children."""
+        assert self.proc is not None
+        pids = [self.proc.pid]
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        total = 0.0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"VmHWM:\s+(\d+) kB", status)
+            total += int(match.group(1)) / 1024 if match else 0
+        return total
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.peak_rss_mb = max(self.peak_rss_mb, self.rss_mb())
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def run_wrk(port: int, script: Path, connections: int, seconds: float) -> Result:
+    threads = 1 if connections < 4 else 2
+    cmd = pin(1) + [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    out = done.stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None:
+        raise RuntimeError(f"wrk failed: {out}{done.stderr}")
+    rps = float(found.group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses")
+    return Result(rps, _percentile(out, "50%"), _percentile(out, "99%"))
+
+
+def _percentile(out: str, label: str) -> float:
+    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--connections", default="1,16,64,256")
+    parser.add_argument("--targets", default="tracker,bare,nginx,tracker-1")
+    args = parser.parse_args()
+    connections = [int(c) for c in args.connections.split(",")]
+    targets = args.targets.split(",")
+    if "nginx" in targets and not shutil.which("nginx"):
+        sys.exit("nginx is not installed (apt-get install nginx-light), or drop it from --targets")
+    results: dict[tuple[str, str, int], list[Result]] = defaultdict(list)
+    peak: dict[str, float] = defaultdict(float)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        paths = write_paths(workdir)
+        scripts = {}
+        for route, file in paths.items():
+            scripts[route] = workdir / f"wrk-{route}.lua"
+            scripts[route].write_text(WRK_SCRIPT % file)
+        for round_no in range(args.rounds):
+            for target in targets:
+                server = Server(target, workdir)
+                server.start()
+                try:
+                    run_wrk(server.port, scripts["o"], 16, 1)  # warm up
+                    for route in ROUTES:
+                        for conns in connections:
+                            result = run_wrk(server.port, scripts[route], conns, args.seconds)
+                            results[(target, route, conns)].append(result)
+                finally:
+                    server.stop()
+                peak[target] = max(peak[target], server.peak_rss_mb)
+                print(f"round {round_no + 1}: {target} done", file=sys.stderr)
+    report(results, peak, targets, connections)
+
+
+def report(
+    results: dict[tuple[str, str, int], list[Result]],
+    peak: dict[str, float],
+    targets: list[str],
+    connections: list[int],
+) -> None:
+    def med(target: str, route: str, conns: int, field: str) -> float:
+        return statistics.median(getattr(r, field) for r in results[(target, route, conns)])
+
+    print(
+        f"\n{'route':<6}{'conns':>6}"
+        + "".join(f"{t + ' req/s':>16}" for t in targets)
+        + f"{'t/bare':>8}{'t/nginx':>8}{'t/t-1':>8}{'p50 ms':>8}{'p99 ms':>8}"
+    )
+    for route in ROUTES:
+        for conns in connections:
+            row = f"/{route}/   {conns:>6}"
+            for t in targets:
+                row += f"{med(t, route, conns, 'rps'):>16,.0f}"
+            mine = med("tracker", route, conns, "rps")
+            for base in ("bare", "nginx", "tracker-1"):
+                ratio = mine / med(base, route, conns, "rps") if base in targets else float("nan")
+                row += f"{ratio:>8.2f}"
+            row += f"{med('tracker', route, conns, 'p50_ms'):>8.2f}"
+            row += f"{med('tracker', route, conns, 'p99_ms'):>8.2f}"
+            print(row)
+    print("\npeak RSS (MB): " + ", ".join(f"{t} {peak[t]:.0f}" for t in targets))
+
+
+if __name__ == "__main__":
+    main()
