@@ -123,8 +123,12 @@ def decorate(
     message = Message(delivery, recipient, campaign, email_id)
     try:
         result = decorating.decorate(
-            html, message, Tokens(settings.secret_keys), settings.base_url,
-            track_opens=track_opens, track_clicks=track_clicks,
+            html,
+            message,
+            Tokens(settings.secret_keys),
+            settings.base_url,
+            track_opens=track_opens,
+            track_clicks=track_clicks,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

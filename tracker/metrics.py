@@ -28,9 +28,7 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
-COMMIT_ERRORS = Counter(
-    "tracker_commit_errors", "Groups whose commit failed.", registry=REGISTRY
-)
+COMMIT_ERRORS = Counter("tracker_commit_errors", "Groups whose commit failed.", registry=REGISTRY)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

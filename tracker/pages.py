@@ -7,6 +7,8 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from tracker.keys import PAGES
+
 # Pages hold a capability (the token) in their URL: no caching, no referrer, no framing,
 # and nothing but our own stylesheet may load.
 PAGE_HEADERS = {
@@ -36,3 +38,14 @@ def render(env: Environment, name: str, status: int = 200, **context: Any) -> we
     return web.Response(
         text=html, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
     )
+
+
+def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    """A short page saying what went wrong, in words a recipient understands."""
+    return render(request.config_dict[PAGES], "error.html", status, title=title, message=message)
+
+
+def not_found(request: web.Request) -> web.Response:
+    """The page for a link that is not (or no longer) valid."""
+    message = "This link is not valid. Check that it was copied completely."
+    return error_page(request, 404, "Link not found", message)

@@ -9,11 +9,12 @@ newest (last) signs and all verify, so rotating never breaks a mail already in a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer, base64_decode, base64_encode
 
 from tracker.urls import is_trackable_url, to_ascii
 
@@ -28,6 +29,10 @@ SALT_OPEN = "tracker.open.v1"
 SALT_CLICK = "tracker.click.v1"
 SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
 SALT_VIEW = "tracker.view.v1"
+
+# A token as itsdangerous writes it: an optional "." (zlib-compressed payload), then the
+# payload and the signature in unpadded base64url, joined by ".".
+_TOKEN_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class BadToken(ValueError):
@@ -57,7 +62,40 @@ class Click:
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and _is_utf8(value)
+
+
+def _is_utf8(value: str) -> bool:
+    """False for a string with a lone surrogate (JSON ``"\\ud800"``): it cannot be stored."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_canonical(token: str) -> bool:
+    """True when ``token`` is spelled exactly as it was signed.
+
+    The base64 decoder skips ``=`` and ignores the spare low bits of the last character,
+    so one signature has several spellings: only the one itsdangerous writes is accepted,
+    and any edit of a token makes a bad token.
+    """
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return False
+    signature = token.rpartition(".")[2]
+    try:
+        return base64_encode(base64_decode(signature)) == signature.encode("ascii")
+    except BadData:
+        return False
+
+
+def _sized(token: str | bytes) -> str:
+    """``token`` as text, refused when longer than the server reads (MAX_TOKEN_LENGTH)."""
+    text = token if isinstance(token, str) else token.decode("ascii")
+    if len(text) > MAX_TOKEN_LENGTH:
+        raise ValueError(f"token too long ({len(text)} > {MAX_TOKEN_LENGTH}): shorten the ids")
+    return text
 
 
 def _message(items: Sequence[Any]) -> Message:
@@ -67,9 +105,9 @@ def _message(items: Sequence[Any]) -> Message:
 
 
 def check_message(message: Message) -> None:
-    """Refuse ids a token cannot carry (empty or longer than MAX_ID_LENGTH)."""
+    """Refuse ids a token cannot carry (empty, longer than MAX_ID_LENGTH, lone surrogates)."""
     if not all(_valid_id(v) for v in message.fields()):
-        raise ValueError(f"ids must be 1 to {MAX_ID_LENGTH} characters")
+        raise ValueError(f"ids must be 1 to {MAX_ID_LENGTH} characters of UTF-8 text")
 
 
 class Tokens:
@@ -88,15 +126,15 @@ class Tokens:
 
     def open_token(self, message: Message) -> str:
         check_message(message)
-        return str(self._open.dumps(message.fields()))
+        return _sized(self._open.dumps(message.fields()))
 
     def unsubscribe_token(self, message: Message) -> str:
         check_message(message)
-        return str(self._unsubscribe.dumps(message.fields()))
+        return _sized(self._unsubscribe.dumps(message.fields()))
 
     def view_token(self, message: Message) -> str:
         check_message(message)
-        return str(self._view.dumps(message.fields()))
+        return _sized(self._view.dumps(message.fields()))
 
     def click_token(self, click: Click) -> str:
         """Sign a link; only absolute http(s) targets can be signed.
@@ -110,14 +148,14 @@ class Tokens:
             raise ValueError("only absolute http(s) URLs can be tracked")
         if not 0 <= click.link < MAX_LINKS:
             raise ValueError(f"link numbers run from 0 to {MAX_LINKS - 1}")
-        return str(self._click.dumps([*click.message.fields(), click.link, url]))
+        return _sized(self._click.dumps([*click.message.fields(), click.link, url]))
 
     # Reading tokens ----------------------------------------------------------------
 
     @staticmethod
     def _load(serializer: URLSafeSerializer, token: str) -> list[Any]:
-        if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-            raise BadToken("token is empty, too long or not ASCII")
+        if not token or len(token) > MAX_TOKEN_LENGTH or not _is_canonical(token):
+            raise BadToken("token is empty, too long or not spelled as signed")
         try:
             payload = serializer.loads(token)
         except (BadData, ValueError, TypeError, OverflowError, RecursionError) as exc:

@@ -34,10 +34,11 @@ def is_trackable_url(url: str) -> bool:
 
 def to_ascii(url: str) -> str:
     """``url`` with a non-ASCII host in IDNA and other non-ASCII characters percent-encoded;
-    ASCII URLs are returned unchanged."""
+    ASCII URLs, and those that cannot be converted, are returned unchanged."""
     if url.isascii():
         return url
     try:
+        url.encode("utf-8")  # yarl silently drops lone surrogates: a different URL
         return str(URL(url))
     except (ValueError, UnicodeError):
         return url

@@ -33,7 +33,9 @@ async def require_api_key(request: web.Request, handler: Handler) -> web.StreamR
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         return error(
-            401, "unauthorized", "An API key is required: Authorization: Bearer <key>.",
+            401,
+            "unauthorized",
+            "An API key is required: Authorization: Bearer <key>.",
             **{"WWW-Authenticate": 'Bearer realm="tracker"'},
         )
     if not key_matches(presented.strip(), request.config_dict[SETTINGS].api_keys):

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from tracker import metrics
 from tracker.events import EventType, Route
-from tracker.keys import PAGES, TOKENS
-from tracker.pages import render
+from tracker.keys import TOKENS
+from tracker.pages import not_found
 from tracker.routes.hits import build_hit, record
 from tracker.tokens import BadToken
 from tracker.urls import is_trackable_url
@@ -44,7 +44,7 @@ async def open_pixel(request: web.Request) -> web.Response:
     return pixel()
 
 
-@routes.get("/o/{tail:.*}")
+@routes.get(r"/o/{tail:[\s\S]*}")  # any character, newlines (%0A) too
 async def open_pixel_malformed(request: web.Request) -> web.Response:
     """Anything else under /o/ is a pixel whose URL was mangled: answer the pixel, log nothing."""
     metrics.HITS.labels(Route.OPEN, "bad_token").inc()
@@ -69,19 +69,6 @@ async def click(request: web.Request) -> web.Response:
     is_get = request.method == "GET"
     event = EventType.CLICKED if is_get else None
     outcome = "redirect" if is_get else "not_counted"
-    hit = build_hit(
-        request, Route.CLICK, target.message, outcome, event, target.link, target.url
-    )
+    hit = build_hit(request, Route.CLICK, target.message, outcome, event, target.link, target.url)
     await record(request, hit)
     return web.Response(status=302, headers={"Location": target.url, **NO_STORE})
-
-
-def not_found(request: web.Request) -> web.Response:
-    """The page for a link that is not (or no longer) valid."""
-    return render(
-        request.config_dict[PAGES],
-        "error.html",
-        status=404,
-        title="Link not found",
-        message="This link is not valid. Check that it was copied completely.",
-    )

@@ -9,19 +9,31 @@ Unsubscribed, which the store keeps once per recipient.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from tracker import metrics
 from tracker.events import EventType, Route
 from tracker.keys import PAGES, TOKENS
-from tracker.pages import PAGE_HEADERS, render
+from tracker.pages import PAGE_HEADERS, error_page, not_found, render
 from tracker.routes.hits import build_hit, record
-from tracker.routes.tracking import not_found
 from tracker.tokens import BadToken, Message
 
 routes = web.RouteTableDef()
 
 # An unsubscribe form or one-click body is a few bytes; anything bigger is not one.
 MAX_BODY = 64 * 1024
+# What aiohttp raises for a body it cannot parse: bad charsets and values, malformed
+# multipart part headers (HttpProcessingError), unknown part encodings or an overlong
+# ``_charset_`` (RuntimeError), a body that does not inflate (RequestPayloadError).
+_UNREADABLE = (
+    ValueError,
+    UnicodeError,
+    AssertionError,
+    LookupError,
+    RuntimeError,
+    HttpProcessingError,
+    web.RequestPayloadError,
+)
 
 
 def _message(request: web.Request) -> Message | None:
@@ -50,7 +62,7 @@ async def _is_one_click(request: web.Request) -> bool:
         form = await request.post()
     except web.HTTPException:
         raise
-    except (ValueError, UnicodeError, AssertionError, LookupError) as exc:
+    except _UNREADABLE as exc:
         raise web.HTTPBadRequest(text="The request body could not be read.") from exc
     return form.get("List-Unsubscribe") == "One-Click"
 
@@ -66,12 +78,11 @@ async def unsubscribe(request: web.Request) -> web.Response:
     hit = build_hit(request, Route.UNSUBSCRIBE, message, outcome, EventType.UNSUBSCRIBED)
     if not await record(request, hit):
         # The one change a recipient asked for must not be acknowledged unless stored.
-        return render(
-            request.config_dict[PAGES],
-            "error.html",
-            status=503,
-            title="Please try again",
-            message="We could not record your request just now. Please try again in a minute.",
+        return error_page(
+            request,
+            503,
+            "Please try again",
+            "We could not record your request just now. Please try again in a minute.",
         )
     if one_click:
         return web.Response(text="Unsubscribed.\n", headers=PAGE_HEADERS)

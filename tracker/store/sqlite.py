@@ -219,8 +219,18 @@ def _insert_hit(conn: sqlite3.Connection, hit: Hit) -> None:
     cursor = conn.execute(
         _INSERT_HIT,
         (
-            hit.at, hit.route, hit.method, hit.outcome, m.delivery, m.recipient, m.campaign,
-            m.email, hit.link, hit.url, hit.ip, hit.user_agent,
+            hit.at,
+            hit.route,
+            hit.method,
+            hit.outcome,
+            m.delivery,
+            m.recipient,
+            m.campaign,
+            m.email,
+            hit.link,
+            hit.url,
+            hit.ip,
+            hit.user_agent,
         ),
     )
     if hit.event is None:
@@ -229,8 +239,16 @@ def _insert_hit(conn: sqlite3.Connection, hit: Hit) -> None:
     conn.execute(
         _INSERT_EVENT,
         (
-            hit.event, hit.at, m.delivery, m.recipient, m.campaign, m.email, hit.link,
-            hit.url, cursor.lastrowid, key,
+            hit.event,
+            hit.at,
+            m.delivery,
+            m.recipient,
+            m.campaign,
+            m.email,
+            hit.link,
+            hit.url,
+            cursor.lastrowid,
+            key,
         ),
     )
 
@@ -243,7 +261,12 @@ def _insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:
         " track_opens = excluded.track_opens, track_clicks = excluded.track_clicks,"
         " registered_at = excluded.registered_at",
         (
-            t.delivery, t.campaign, t.email, t.html, int(t.track_opens), int(t.track_clicks),
+            t.delivery,
+            t.campaign,
+            t.email,
+            t.html,
+            int(t.track_opens),
+            int(t.track_clicks),
             t.registered_at or iso_now(),
         ),
     )
