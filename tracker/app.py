@@ -13,9 +13,10 @@ from aiohttp import web
 
 from tracker import pages
 from tracker.config import Settings
-from tracker.keys import PAGES, SETTINGS, STORE, TOKENS
+from tracker.keys import PAGES, RECORDER, SETTINGS, STORE, TOKENS
 from tracker.routes import api, health, tracking, unsubscribe
 from tracker.routes.auth import Handler
+from tracker.routes.hits import HitRecorder
 from tracker.store import Store, open_store
 from tracker.tokens import Tokens
 
@@ -23,8 +24,6 @@ log = structlog.get_logger("tracker.http")
 
 # Requests to the API carry at most this many bytes of body.
 MAX_BODY = 1024 * 1024
-# Tracking routes are logged at debug level: the database is their record.
-_QUIET = ("/o/", "/c/", "/u/", "/static/", "/healthz", "/metrics")
 
 
 @web.middleware
@@ -44,8 +43,7 @@ async def request_log(request: web.Request, handler: Handler) -> web.StreamRespo
     finally:
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        level = log.debug if request.path.startswith(_QUIET) and status < 500 else log.info
-        level(
+        log.info(
             "request",
             method=request.method,
             route=route,
@@ -75,17 +73,20 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, store: Store | None = None) -> web.Application:
     """The tracker application for ``settings`` (secrets must already be filled in)."""
-    app = web.Application(middlewares=[request_log], client_max_size=MAX_BODY)
+    # No middleware on the root app: tracking hits take the shortest path aiohttp has, and
+    # the raw log and /metrics account for them. The API logs each request itself.
+    app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[TOKENS] = Tokens(settings.secret_keys)
     app[PAGES] = pages.environment()
     app[STORE] = store if store is not None else open_store(settings)
+    app[RECORDER] = HitRecorder(settings, app[STORE])
     app.cleanup_ctx.append(store_ctx)
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)
     app.add_routes(health.routes)
-    app.add_subapp("/api/v1", api.api_app())
+    app.add_subapp("/api/v1", api.api_app(request_log))
     assets = static_dir(settings)
     if assets is not None:
         app.router.add_static("/static", assets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 
@@ -45,3 +46,24 @@ def anonymise(address: Address | None, ipv4_prefix: int = 24, ipv6_prefix: int =
         address = address.ipv4_mapped
     prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+class AddressResolver:
+    """``client_address`` then ``anonymise``, bound to the settings and cached.
+
+    Parsing addresses with ``ipaddress`` costs several microseconds a hit; the same
+    clients (and proxies) come back again and again, so answers are kept in a bounded
+    in-memory cache. The full address never leaves this process.
+    """
+
+    def __init__(
+        self, trusted: Sequence[Network], ipv4_prefix: int = 24, ipv6_prefix: int = 48
+    ) -> None:
+        self._trusted = tuple(trusted)
+        self._v4 = ipv4_prefix
+        self._v6 = ipv6_prefix
+        self.resolve = functools.lru_cache(maxsize=65536)(self._resolve)
+
+    def _resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        address = client_address(peer, forwarded_for, self._trusted)
+        return anonymise(address, self._v4, self._v6)

@@ -6,6 +6,7 @@ from aiohttp import web
 from jinja2 import Environment
 
 from tracker.config import Settings
+from tracker.routes.hits import HitRecorder
 from tracker.store.base import Store
 from tracker.tokens import Tokens
 
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
 TOKENS = web.AppKey("tokens", Tokens)
 PAGES = web.AppKey("pages", Environment)
+RECORDER = web.AppKey("recorder", HitRecorder)

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from tracker.events import EventType
 from tracker.keys import STORE
-from tracker.routes.auth import error, require_api_key
+from tracker.routes.auth import Middleware, error, require_api_key
 from tracker.tokens import MAX_ID_LENGTH
 
 routes = web.RouteTableDef()
@@ -64,8 +64,8 @@ async def delivery_urls(request: web.Request) -> web.Response:
     return web.json_response(await request.config_dict[STORE].delivery_urls(delivery))
 
 
-def api_app() -> web.Application:
-    """The /api/v1 sub-application, every route behind the API key."""
-    app = web.Application(middlewares=[require_api_key])
+def api_app(*middlewares: Middleware) -> web.Application:
+    """The /api/v1 sub-application: ``middlewares``, then every route behind the API key."""
+    app = web.Application(middlewares=[*middlewares, require_api_key])
     app.add_routes(routes)
     return app

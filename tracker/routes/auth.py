@@ -10,6 +10,7 @@ from aiohttp import web
 from tracker.keys import SETTINGS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def error(status: int, code: str, message: str, **headers: str) -> web.Response:

@@ -6,50 +6,59 @@ import structlog
 from aiohttp import web
 
 from tracker import metrics
-from tracker.clientip import anonymise, client_address
+from tracker.clientip import AddressResolver
+from tracker.config import Settings
 from tracker.events import MAX_USER_AGENT, EventType, Hit, Route, crop, iso_now
-from tracker.keys import SETTINGS, STORE
-from tracker.store.base import StoreUnavailable
+from tracker.store.base import Store, StoreUnavailable
 from tracker.tokens import Message
 
 log = structlog.get_logger("tracker.hits")
 
 
-def build_hit(
-    request: web.Request,
-    route: Route,
-    message: Message,
-    outcome: str,
-    event: EventType | None,
-    link: int | None = None,
-    url: str | None = None,
-) -> Hit:
-    """The raw-log row for ``request``: time, anonymised client address, cropped agent."""
-    settings = request.config_dict[SETTINGS]
-    address = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
-    )
-    return Hit(
-        route=route,
-        method=request.method,
-        outcome=outcome,
-        at=iso_now(),
-        message=message,
-        ip=anonymise(address, settings.ipv4_prefix, settings.ipv6_prefix),
-        user_agent=crop(request.headers.get("User-Agent"), MAX_USER_AGENT),
-        event=event,
-        link=link,
-        url=url,
-    )
+class HitRecorder:
+    """Builds the raw-log row of a request and waits until it is committed.
 
+    Bound once to the settings and the store, so a hit does no lookups it can avoid.
+    """
 
-async def record(request: web.Request, hit: Hit) -> bool:
-    """Store ``hit`` and wait until it is committed; False (and counted) if it could not be."""
-    try:
-        await request.config_dict[STORE].record(hit)
-    except StoreUnavailable as exc:
-        metrics.HITS.labels(hit.route, "store_error").inc()
-        log.error("hit not stored", route=hit.route, error=str(exc))
-        return False
-    metrics.HITS.labels(hit.route, hit.outcome).inc()
-    return True
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self._store = store
+        self._address = AddressResolver(
+            settings.trusted_proxies, settings.ipv4_prefix, settings.ipv6_prefix
+        ).resolve
+
+    def build(
+        self,
+        request: web.Request,
+        route: Route,
+        message: Message,
+        outcome: str,
+        event: EventType | None,
+        link: int | None = None,
+        url: str | None = None,
+    ) -> Hit:
+        """The row for ``request``: time, anonymised client address, cropped user agent."""
+        headers = request.headers
+        return Hit(
+            route=route,
+            method=request.method,
+            outcome=outcome,
+            at=iso_now(),
+            message=message,
+            ip=self._address(request.remote, headers.get("X-Forwarded-For")),
+            user_agent=crop(headers.get("User-Agent"), MAX_USER_AGENT),
+            event=event,
+            link=link,
+            url=url,
+        )
+
+    async def record(self, hit: Hit) -> bool:
+        """Store ``hit``, returning once committed; False (counted, logged) if it could not be."""
+        try:
+            await self._store.record(hit)
+        except StoreUnavailable as exc:
+            metrics.HITS.count(hit.route, "store_error")
+            log.error("hit not stored", route=hit.route, error=str(exc))
+            return False
+        metrics.HITS.count(hit.route, hit.outcome)
+        return True

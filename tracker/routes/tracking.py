@@ -6,9 +6,8 @@ from aiohttp import web
 
 from tracker import metrics
 from tracker.events import EventType, Route
-from tracker.keys import TOKENS
+from tracker.keys import RECORDER, TOKENS
 from tracker.pages import not_found
-from tracker.routes.hits import build_hit, record
 from tracker.tokens import BadToken
 from tracker.urls import is_trackable_url
 
@@ -32,22 +31,24 @@ async def open_pixel(request: web.Request) -> web.Response:
 
     Always answers the pixel: a broken image helps no one, and a bad token logs nothing.
     """
+    app = request.app
     try:
-        message = request.config_dict[TOKENS].read_open(request.match_info["token"])
+        message = app[TOKENS].read_open(request.match_info["token"])
     except BadToken:
-        metrics.HITS.labels(Route.OPEN, "bad_token").inc()
+        metrics.HITS.count(Route.OPEN, "bad_token")
         return pixel()
     is_get = request.method == "GET"
     event = EventType.OPENED if is_get else None
     outcome = "pixel" if is_get else "not_counted"
-    await record(request, build_hit(request, Route.OPEN, message, outcome, event))
+    recorder = app[RECORDER]
+    await recorder.record(recorder.build(request, Route.OPEN, message, outcome, event))
     return pixel()
 
 
 @routes.get(r"/o/{tail:[\s\S]*}")  # any character, newlines (%0A) too
 async def open_pixel_malformed(request: web.Request) -> web.Response:
     """Anything else under /o/ is a pixel whose URL was mangled: answer the pixel, log nothing."""
-    metrics.HITS.labels(Route.OPEN, "bad_token").inc()
+    metrics.HITS.count(Route.OPEN, "bad_token")
     return pixel()
 
 
@@ -58,17 +59,21 @@ async def click(request: web.Request) -> web.Response:
     A bad or tampered token answers 404 and never redirects: this is not an open redirect.
     The target's scheme is checked again here, not only when it was signed.
     """
+    app = request.app
     try:
-        target = request.config_dict[TOKENS].read_click(request.match_info["token"])
+        target = app[TOKENS].read_click(request.match_info["token"])
     except BadToken:
-        metrics.HITS.labels(Route.CLICK, "bad_token").inc()
+        metrics.HITS.count(Route.CLICK, "bad_token")
         return not_found(request)
     if not is_trackable_url(target.url):
-        metrics.HITS.labels(Route.CLICK, "bad_target").inc()
+        metrics.HITS.count(Route.CLICK, "bad_target")
         return not_found(request)
     is_get = request.method == "GET"
     event = EventType.CLICKED if is_get else None
     outcome = "redirect" if is_get else "not_counted"
-    hit = build_hit(request, Route.CLICK, target.message, outcome, event, target.link, target.url)
-    await record(request, hit)
+    recorder = app[RECORDER]
+    hit = recorder.build(
+        request, Route.CLICK, target.message, outcome, event, target.link, target.url
+    )
+    await recorder.record(hit)
     return web.Response(status=302, headers={"Location": target.url, **NO_STORE})

@@ -13,9 +13,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from tracker import metrics
 from tracker.events import EventType, Route
-from tracker.keys import PAGES, TOKENS
+from tracker.keys import PAGES, RECORDER, TOKENS
 from tracker.pages import PAGE_HEADERS, error_page, not_found, render
-from tracker.routes.hits import build_hit, record
 from tracker.tokens import BadToken, Message
 
 routes = web.RouteTableDef()
@@ -40,7 +39,7 @@ def _message(request: web.Request) -> Message | None:
     try:
         return request.config_dict[TOKENS].read_unsubscribe(request.match_info["token"])
     except BadToken:
-        metrics.HITS.labels(Route.UNSUBSCRIBE, "bad_token").inc()
+        metrics.HITS.count(Route.UNSUBSCRIBE, "bad_token")
         return None
 
 
@@ -50,7 +49,8 @@ async def unsubscribe_form(request: web.Request) -> web.Response:
     message = _message(request)
     if message is None:
         return not_found(request)
-    await record(request, build_hit(request, Route.UNSUBSCRIBE, message, "form", None))
+    recorder = request.app[RECORDER]
+    await recorder.record(recorder.build(request, Route.UNSUBSCRIBE, message, "form", None))
     return render(request.config_dict[PAGES], "unsubscribe.html")
 
 
@@ -75,8 +75,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
         return not_found(request)
     one_click = await _is_one_click(request)
     outcome = "one_click" if one_click else "form_submit"
-    hit = build_hit(request, Route.UNSUBSCRIBE, message, outcome, EventType.UNSUBSCRIBED)
-    if not await record(request, hit):
+    recorder = request.app[RECORDER]
+    hit = recorder.build(request, Route.UNSUBSCRIBE, message, outcome, EventType.UNSUBSCRIBED)
+    if not await recorder.record(hit):
         # The one change a recipient asked for must not be acknowledged unless stored.
         return error_page(
             request,
