@@ -57,6 +57,8 @@ def crop(value: str | None, limit: int) -> str:
     """An untrusted header cut to ``limit`` characters, with lone surrogates replaced."""
     if not value:
         return ""
+    if len(value) <= limit and value.isascii():
+        return value  # the common case, and nothing to replace
     return value[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
