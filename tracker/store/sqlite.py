@@ -24,8 +24,8 @@ COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
 
 _INSERT_HIT = (
-    "INSERT INTO hits (at, route, method, outcome, delivery, recipient, campaign, email,"
-    " link, url, ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,"
+    " link, url, ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link, url,"
@@ -117,10 +117,11 @@ class SQLiteStore:
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
+            hits = [unit for unit in units if isinstance(unit, Hit)]
+            if hits:
+                _insert_hits(conn, hits)
             for unit in units:
-                if isinstance(unit, Hit):
-                    _insert_hit(conn, unit)
-                else:
+                if isinstance(unit, DeliveryTemplate):
                     _insert_delivery(conn, unit)
             conn.execute("COMMIT")
         except BaseException:
@@ -214,43 +215,29 @@ class SQLiteStore:
         return [out[k] for k in sorted(out)]
 
 
-def _insert_hit(conn: sqlite3.Connection, hit: Hit) -> None:
-    m = hit.message
-    cursor = conn.execute(
-        _INSERT_HIT,
-        (
-            hit.at,
-            hit.route,
-            hit.method,
-            hit.outcome,
-            m.delivery,
-            m.recipient,
-            m.campaign,
-            m.email,
-            hit.link,
-            hit.url,
-            hit.ip,
-            hit.user_agent,
-        ),
-    )
-    if hit.event is None:
-        return
-    key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email)
-    conn.execute(
-        _INSERT_EVENT,
-        (
-            hit.event,
-            hit.at,
-            m.delivery,
-            m.recipient,
-            m.campaign,
-            m.email,
-            hit.link,
-            hit.url,
-            cursor.lastrowid,
-            key,
-        ),
-    )
+def _insert_hits(conn: sqlite3.Connection, hits: list[Hit]) -> None:
+    """Insert a group of hits and their events with two ``executemany`` calls.
+
+    Ids are given here, not by SQLite, so each event can name its hit without a round trip
+    per row; the transaction holds the write lock, so nobody else takes them meanwhile.
+    """
+    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM hits").fetchone()[0]
+    rows = []
+    events = []
+    for hit_id, hit in enumerate(hits, start=first):
+        m = hit.message
+        rows.append(
+            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, m.recipient,
+             m.campaign, m.email, hit.link, hit.url, hit.ip, hit.user_agent)
+        )  # fmt: skip
+        if hit.event is not None:
+            key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email)
+            events.append(
+                (hit.event, hit.at, m.delivery, m.recipient, m.campaign, m.email, hit.link,
+                 hit.url, hit_id, key)
+            )  # fmt: skip
+    conn.executemany(_INSERT_HIT, rows)
+    conn.executemany(_INSERT_EVENT, events)
 
 
 def _insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:
