@@ -73,6 +73,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     app = create_app(settings)
     web.run_app(
         app,
+        loop=new_event_loop(),
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
@@ -80,6 +81,15 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
         print=lambda _: log.info("listening", host=settings.host, port=settings.port),
     )
     log.info("stopped")
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when it is installed (it is a dependency on CPython/Unix)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _describe_database(settings: Settings) -> str:
