@@ -47,8 +47,16 @@ def healthz(port: int, timeout: float = 1.0) -> int | None:
 class ServerProcess:
     """One ``tracker serve`` subprocess; its stderr and stdout go to a log file in ``cwd``."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], port: int, name: str = "server") -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        port: int,
+        name: str = "server",
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.cwd = cwd
+        self.args = args
         self.env = env
         self.port = port
         self.log_path = cwd / f"{name}.log"
@@ -66,6 +74,7 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         cmd = [sys.executable, "-m", "tracker", "serve", "--host", HOST, "--port", str(self.port)]
+        cmd += self.args
         with self.log_path.open("ab") as log:
             self.started_at = time.monotonic()
             self.proc = subprocess.Popen(
@@ -107,6 +116,11 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def children(self) -> list[int]:
+        """Pids of the process's children (the workers of ``--workers N``)."""
+        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -56,12 +56,32 @@ def main() -> None:
 @config_option
 @click.option("--host", default=None, help="Address to listen on (default 0.0.0.0).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
-def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (SO_REUSEPORT).",
+)
+@click.option("--reuse-port", is_flag=True, help="Share the port with other processes.")
+def serve(
+    config_path: Path | None,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    reuse_port: bool,
+) -> None:
     """Start the server; with no configuration it keeps its data in ./tracker-data."""
     from tracker.app import create_app
 
     settings = settings_from(config_path, host=host, port=port)
     logs.configure(settings.log_format, settings.log_level)
+    if workers > 1:
+        from tracker.workers import Supervisor, worker_command
+
+        # The secrets exist now (settings_from made them), so every worker reads the same.
+        log.info("starting workers", workers=workers, port=settings.port)
+        sys.exit(Supervisor(worker_command(sys.argv[1:]), workers).run())
     log.info(
         "starting",
         data_dir=str(settings.data_dir.resolve()),
@@ -77,6 +97,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
+        reuse_port=reuse_port or None,
         access_log=None,
         print=lambda _: log.info("listening", host=settings.host, port=settings.port),
     )
