@@ -58,7 +58,11 @@ class Click:
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and _is_utf8(value)
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and (value.isascii() or _is_utf8(value))
+    )
 
 
 def _is_utf8(value: str) -> bool:

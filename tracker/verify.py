@@ -9,6 +9,8 @@ spare bits in the last character).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -16,7 +18,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from itsdangerous import BadData, Signer, base64_decode, base64_encode
+from itsdangerous import Signer, base64_encode
 
 
 class BadSignature(ValueError):
@@ -51,11 +53,13 @@ class Verifier:
         if not dot or not value or not self._signed(value, signature):
             raise BadSignature("signature does not match")
         compressed = value.startswith(b".")
+        if compressed:
+            value = value[1:]
         try:
-            data = base64_decode(value[1:] if compressed else value)
+            data = base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
             if compressed:
                 # Safe to inflate whole: the signature matched, so we wrote this payload.
                 data = zlib.decompress(data)
-            return json.loads(data)
-        except (BadData, zlib.error, ValueError, RecursionError) as exc:
+            return json.loads(data.decode("utf-8"))
+        except (binascii.Error, zlib.error, ValueError, RecursionError) as exc:
             raise BadSignature("payload cannot be decoded") from exc
