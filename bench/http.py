@@ -8,8 +8,9 @@ the ratios tracker/bare and tracker/nginx.
     python -m bench.http [--rounds 3] [--seconds 3] [--connections 1,16,64,256]
 
 Targets: ``tracker`` (durable: answers after commit), ``tracker-1`` (the same server
-committing each hit alone: TRACKER_MAX_GROUP=1), ``bare`` (bench/bare.py) and ``nginx``
-(``empty_gif`` / ``return 302``).
+committing each hit alone: TRACKER_MAX_GROUP=1), ``bare`` (bench/bare.py), ``nginx``
+(``empty_gif`` / ``return 302``) and ``tracker-w2`` (``--workers 2``, unpinned, sharing
+both cores with wrk).
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", default="1,16,64,256")
-    parser.add_argument("--targets", default="tracker,bare,nginx,tracker-1")
+    parser.add_argument("--targets", default="tracker,bare,nginx,tracker-1,tracker-w2")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     targets = args.targets.split(",")
@@ -296,6 +297,13 @@ def report(
             row += f"{med('tracker', route, conns, 'p50_ms'):>8.2f}"
             row += f"{med('tracker', route, conns, 'p99_ms'):>8.2f}"
             print(row)
+    if "tracker-w2" in targets:
+        for route in ROUTES:
+            ratios = []
+            for conns in connections:
+                both = med("tracker-w2", route, conns, "rps") / med("tracker", route, conns, "rps")
+                ratios.append(f"{conns}: {both:.2f}")
+            print(f"--workers 2 / one worker, /{route}/ by connections: " + ", ".join(ratios))
     print("\npeak RSS (MB): " + ", ".join(f"{t} {peak[t]:.0f}" for t in targets))
 
 
