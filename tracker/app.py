@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from tracker import pages
 from tracker.config import Settings
-from tracker.keys import PAGES, RECORDER, SETTINGS, STORE, TOKENS
+from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
 from tracker.routes import api, health, tracking, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
@@ -71,12 +72,22 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("store closed")
 
 
-def create_app(settings: Settings, store: Store | None = None) -> web.Application:
+def utc_now() -> datetime:
+    """The system clock, in UTC."""
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> web.Application:
     """The tracker application for ``settings`` (secrets must already be filled in)."""
     # No middleware on the root app: tracking hits take the shortest path aiohttp has, and
     # the raw log and /metrics account for them. The API logs each request itself.
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[TOKENS] = Tokens(settings.secret_keys)
     app[PAGES] = pages.environment()
     app[STORE] = store if store is not None else open_store(settings)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from aiohttp import web
 from jinja2 import Environment
 
@@ -15,3 +18,5 @@ STORE = web.AppKey("store", Store)
 TOKENS = web.AppKey("tokens", Tokens)
 PAGES = web.AppKey("pages", Environment)
 RECORDER = web.AppKey("recorder", HitRecorder)
+# Now, as an aware UTC datetime: tests move it instead of sleeping.
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from tracker.events import EventType
 from tracker.keys import STORE
-from tracker.routes.auth import Middleware, error, require_api_key
-from tracker.tokens import MAX_ID_LENGTH
+from tracker.routes.auth import Middleware, require_api_key
+from tracker.routes.replies import error, path_id
+from tracker.routes.sending import routes as sending_routes
 
 routes = web.RouteTableDef()
 
 MAX_LIMIT = 1000
 
 
-def _id(request: web.Request, name: str) -> str:
-    value = request.match_info[name]
-    if not 0 < len(value) <= MAX_ID_LENGTH:
-        message = f"{name} must be 1 to {MAX_ID_LENGTH} characters"
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_request", "message": message}),
-            content_type="application/json",
-        )
-    return value
-
-
 @routes.get("/recipients/{recipient}/tracking")
 async def recipient_tracking(request: web.Request) -> web.Response:
     """The person's activity log: ``?type=`` filters, ``?sort=asc|desc`` (default newest first)."""
-    recipient = _id(request, "recipient")
+    recipient = path_id(request, "recipient")
     event_type = request.query.get("type") or None
     if event_type is not None and event_type not in EventType.__members__.values():
         return error(400, "bad_request", f"type must be one of: {', '.join(EventType)}")
@@ -52,7 +40,7 @@ async def recipient_tracking(request: web.Request) -> web.Response:
 @routes.get("/deliveries/{delivery}/stats")
 async def delivery_stats(request: web.Request) -> web.Response:
     """Counts of the delivery's events so far; opened is after the dedupe rule."""
-    delivery = _id(request, "delivery")
+    delivery = path_id(request, "delivery")
     stats = await request.config_dict[STORE].delivery_stats(delivery)
     return web.json_response({"delivery": delivery, **stats})
 
@@ -60,7 +48,7 @@ async def delivery_stats(request: web.Request) -> web.Response:
 @routes.get("/deliveries/{delivery}/urls")
 async def delivery_urls(request: web.Request) -> web.Response:
     """Each link of the delivery: position, URL, clicks and unique clickers."""
-    delivery = _id(request, "delivery")
+    delivery = path_id(request, "delivery")
     return web.json_response(await request.config_dict[STORE].delivery_urls(delivery))
 
 
@@ -68,4 +56,5 @@ def api_app(*middlewares: Middleware) -> web.Application:
     """The /api/v1 sub-application: ``middlewares``, then every route behind the API key."""
     app = web.Application(middlewares=[*middlewares, require_api_key])
     app.add_routes(routes)
+    app.add_routes(sending_routes)
     return app

@@ -8,14 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from tracker.keys import SETTINGS
+from tracker.routes.replies import error
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
-
-
-def error(status: int, code: str, message: str, **headers: str) -> web.Response:
-    """A JSON error body: ``{"error": code, "message": …}``."""
-    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
 
 def key_matches(presented: str, keys: Sequence[str]) -> bool:

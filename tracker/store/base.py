@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tracker.events import Hit
+from tracker.ingest import SendEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,19 @@ class DeliveryTemplate:
     track_opens: bool = True
     track_clicks: bool = True
     registered_at: str = field(default="")
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """Delivery events to store together; ``outcomes`` is filled in when committed.
+
+    Each outcome is ``stored``, ``duplicate`` (an event with this id was stored before) or
+    ``ignored`` (the rules keep one: a second Delivered for a message); a stored Delivered
+    or bounce whose message no Sent announced is ``stored_unknown_message``.
+    """
+
+    events: list[SendEvent]
+    outcomes: list[str] = field(default_factory=list)
 
 
 class StoreUnavailable(RuntimeError):
@@ -42,6 +56,12 @@ class Store(Protocol):
 
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         """Keep a delivery's HTML and numbered links (the latest registration wins)."""
+
+    async def record_events(self, events: list[SendEvent]) -> list[str]:
+        """Store the sending system's events; one outcome per event (see EventBatch)."""
+
+    async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
+        """The person's Unsubscribed and Hard Bounced events: (type, at, category)."""
 
     async def delivery(self, delivery: str) -> DeliveryTemplate | None: ...
 

@@ -57,6 +57,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery, link)
     ) WITHOUT ROWID;
     """,
+    # 2: delivery events from the sending system (idempotent by the sender's id).
+    """
+    ALTER TABLE events ADD COLUMN event_id TEXT;
+    ALTER TABLE events ADD COLUMN message TEXT;
+    ALTER TABLE events ADD COLUMN category TEXT;
+    ALTER TABLE events ADD COLUMN reason TEXT;
+    ALTER TABLE events ADD COLUMN address TEXT;
+    ALTER TABLE events ADD COLUMN flag TEXT;
+    CREATE UNIQUE INDEX events_event_id ON events (event_id);
+    CREATE INDEX events_sent ON events (delivery, message) WHERE type = 'sent';
+    CREATE INDEX events_suppress ON events (recipient, at)
+        WHERE type IN ('unsubscribed', 'hard_bounced');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

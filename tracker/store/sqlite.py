@@ -12,12 +12,13 @@ import aiosqlite
 
 from tracker import metrics
 from tracker.events import EventType, Hit, iso_now
+from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
-from tracker.store.base import DeliveryTemplate, StoreUnavailable
+from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable
 from tracker.store.schema import migrate
 from tracker.store.writer import GroupWriter, WriterClosed
 
-Unit = Hit | DeliveryTemplate
+Unit = Hit | DeliveryTemplate | EventBatch
 
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
@@ -93,6 +94,11 @@ class SQLiteStore:
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         await self._write(template)
 
+    async def record_events(self, events: list[SendEvent]) -> list[str]:
+        batch = EventBatch(events)
+        await self._write(batch)
+        return batch.outcomes
+
     async def _write(self, unit: Unit) -> None:
         try:
             await self._writer.write(unit)
@@ -123,6 +129,8 @@ class SQLiteStore:
             for unit in units:
                 if isinstance(unit, DeliveryTemplate):
                     _insert_delivery(conn, unit)
+                elif isinstance(unit, EventBatch):
+                    unit.outcomes = [_insert_send_event(conn, e) for e in unit.events]
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -138,6 +146,14 @@ class SQLiteStore:
 
     async def ping(self) -> None:
         await self._rows("SELECT 1", ())
+
+    async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
+        rows = await self._rows(
+            "SELECT type, at, category FROM events WHERE recipient = ?"
+            " AND type IN ('unsubscribed', 'hard_bounced') ORDER BY at",
+            (recipient,),
+        )
+        return [(r["type"], r["at"], r["category"]) for r in rows]
 
     async def delivery(self, delivery: str) -> DeliveryTemplate | None:
         rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))
@@ -238,6 +254,36 @@ def _insert_hits(conn: sqlite3.Connection, hits: list[Hit]) -> None:
             )  # fmt: skip
     conn.executemany(_INSERT_HIT, rows)
     conn.executemany(_INSERT_EVENT, events)
+
+
+_INSERT_SEND_EVENT = (
+    "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, message,"
+    " event_id, category, reason, address, flag, dedupe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _insert_send_event(conn: sqlite3.Connection, e: SendEvent) -> str:
+    """Store one event of the sending system under the rules; its outcome (EventBatch)."""
+    if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (e.id,)).fetchone():
+        return "duplicate"
+    flag = None
+    if e.type is not EventType.SENT:
+        sent = conn.execute(
+            "SELECT 1 FROM events WHERE type = 'sent' AND delivery = ? AND message = ?",
+            (e.delivery, e.message),
+        ).fetchone()
+        flag = None if sent else "unknown_message"
+    key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
+    cursor = conn.execute(
+        _INSERT_SEND_EVENT,
+        (
+            e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
+            e.category, e.reason, e.address, flag, key,
+        ),
+    )  # fmt: skip
+    if cursor.rowcount == 0:
+        return "ignored"
+    return "stored_unknown_message" if flag else "stored"
 
 
 def _insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:

@@ -1,0 +1,204 @@
+"""The sending system's API: delivery events in under the rules, mailability out."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import Rows
+from tracker.app import create_app
+from tracker.config import Settings
+from tracker.tokens import Message, Tokens
+
+START = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def api(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
+    return await aiohttp_client(create_app(settings, clock=clock))
+
+
+async def post(api: TestClient, auth: dict[str, str], events: Any) -> dict[str, Any]:
+    resp = await api.post("/api/v1/events", json=events, headers=auth)
+    assert resp.status == 200, await resp.text()
+    return dict(await resp.json())
+
+
+async def mailable(api: TestClient, auth: dict[str, str], who: str) -> dict[str, Any]:
+    resp = await api.get(f"/api/v1/recipients/{who}/mailable?campaign=c2", headers=auth)
+    assert resp.status == 200
+    return dict(await resp.json())
+
+
+def event(id: str, type: str, recipient: str = "r1", **extra: Any) -> dict[str, Any]:
+    return {"id": id, "type": type, "delivery": "d1", "recipient": recipient, **extra}
+
+
+async def test_sent_every_time_and_delivered_once_per_message(
+    api: TestClient, auth: dict[str, str], rows: Rows
+) -> None:
+    body = await post(
+        api,
+        auth,
+        [
+            event("s1", "sent", email="e1", campaign="c1", address="r1@example.com"),
+            event("s2", "sent", email="e1", campaign="c1"),
+            event("d1", "delivered"),
+            event("d2", "delivered"),
+            event("d3", "delivered", recipient="stranger"),
+        ],
+    )
+    assert [r["status"] for r in body["results"]] == [
+        "stored",
+        "stored",
+        "stored",
+        "ignored",
+        "stored_unknown_message",
+    ]
+    assert rows("SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type") == [
+        {"type": "delivered", "n": 2},
+        {"type": "sent", "n": 2},
+    ]
+    flagged = rows("SELECT recipient, flag FROM events WHERE flag IS NOT NULL")
+    assert flagged == [{"recipient": "stranger", "flag": "unknown_message"}]
+
+
+async def test_a_retried_batch_changes_nothing_and_bad_items_are_named(
+    api: TestClient, auth: dict[str, str], rows: Rows
+) -> None:
+    batch = [
+        event("a", "sent"),
+        event("b", "bounced"),
+        {"id": "c", "type": "sent", "delivery": "d1"},
+        event("d", "hard_bounced", category="maybe"),
+        event("e", "sent", at="yesterday"),
+        "not an object",
+        event("f", "soft_bounced", reason="452 4.2.2 Mailbox full\r\nTry later"),
+    ]
+    first = await post(api, auth, batch)
+    statuses = [(r["index"], r["id"], r["status"]) for r in first["results"]]
+    assert statuses == [
+        (0, "a", "stored"),
+        (1, "b", "invalid"),
+        (2, "c", "invalid"),
+        (3, "d", "invalid"),
+        (4, "e", "invalid"),
+        (5, None, "invalid"),
+        (6, "f", "stored"),
+    ]
+    errors = {r["index"]: r["error"] for r in first["results"] if r["status"] == "invalid"}
+    assert errors[1].startswith("type:") and errors[2].startswith("recipient:")
+    assert errors[3].startswith("category:") and errors[4].startswith("at:")
+    second = await post(api, auth, batch)
+    assert [r["status"] for r in second["results"] if r["status"] != "invalid"] == [
+        "duplicate",
+        "duplicate",
+    ]
+    assert rows("SELECT count(*) AS n FROM events") == [{"n": 2}]
+    reason = rows("SELECT reason FROM events WHERE event_id = 'f'")[0]["reason"]
+    assert reason == "452 4.2.2 Mailbox full Try later"
+
+
+async def test_hard_bounce_invalid_is_for_good(
+    api: TestClient, auth: dict[str, str], clock: Clock
+) -> None:
+    assert (await mailable(api, auth, "r1"))["mailable"] is True
+    await post(api, auth, [event("s", "sent"), event("h", "hard_bounced", category="invalid")])
+    clock.advance(days=400)
+    answer = await mailable(api, auth, "r1")
+    assert answer == {
+        "recipient": "r1",
+        "campaign": "c2",
+        "mailable": False,
+        "reason": "invalid",
+        "until": None,
+    }
+
+
+async def test_spam_block_stops_every_campaign_for_24_hours(
+    api: TestClient, auth: dict[str, str], clock: Clock
+) -> None:
+    bounced_at = START - timedelta(hours=2)
+    late_report = event("h", "hard_bounced", category="spam_block", at="2026-11-22T21:00:00Z")
+    await post(api, auth, [late_report])
+    answer = await mailable(api, auth, "r1")
+    assert answer["mailable"] is False and answer["reason"] == "spam_block"
+    assert answer["until"] == "2026-11-23T21:00:00Z"
+    clock.now = bounced_at + timedelta(hours=23, minutes=59)
+    assert (await mailable(api, auth, "r1"))["mailable"] is False
+    clock.now = bounced_at + timedelta(hours=24)
+    assert (await mailable(api, auth, "r1"))["mailable"] is True
+
+
+async def test_soft_bounce_leaves_the_person_mailable(
+    api: TestClient, auth: dict[str, str]
+) -> None:
+    await post(api, auth, [event("s", "sent"), event("b", "soft_bounced", reason="mailbox full")])
+    assert (await mailable(api, auth, "r1"))["mailable"] is True
+
+
+async def test_unsubscribe_from_the_form_stops_every_campaign(
+    api: TestClient, auth: dict[str, str], tokens: Tokens
+) -> None:
+    token = tokens.unsubscribe_token(Message("d1", "r1", "c1", "e1"))
+    assert (await api.post(f"/u/{token}", data={"confirm": "yes"})).status == 200
+    answer = await mailable(api, auth, "r1")
+    assert (answer["mailable"], answer["reason"], answer["until"]) == (
+        False,
+        "unsubscribed",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"not json", 400), (b"{}", 400), (b"[]", 400), (b'"text"', 400)],
+    ids=["garbage", "object", "empty", "string"],
+)
+async def test_bad_bodies_are_400(
+    api: TestClient, auth: dict[str, str], rows: Rows, body: bytes, status: int
+) -> None:
+    resp = await api.post("/api/v1/events", data=body, headers=auth)
+    assert resp.status == status
+    assert "error" in await resp.json()
+    assert rows("SELECT count(*) AS n FROM events") == [{"n": 0}]
+
+
+async def test_events_and_mailable_need_a_key(api: TestClient, rows: Rows) -> None:
+    resp = await api.post("/api/v1/events", json=[event("a", "sent")])
+    assert resp.status == 401
+    wrong = {"Authorization": "Bearer nope"}
+    resp = await api.post("/api/v1/events", json=[event("a", "sent")], headers=wrong)
+    assert resp.status == 403
+    assert (await api.get("/api/v1/recipients/r1/mailable")).status == 401
+    assert rows("SELECT count(*) AS n FROM events") == [{"n": 0}]
+
+
+async def test_oversized_body_is_413(api: TestClient, auth: dict[str, str]) -> None:
+    big = json.dumps([event(f"id-{i}", "sent", reason="x" * 900) for i in range(2000)])
+    headers = {**auth, "Content-Type": "application/json"}
+    resp = await api.post("/api/v1/events", data=io.BytesIO(big.encode()), headers=headers)
+    assert resp.status == 413

@@ -1,0 +1,129 @@
+"""Delivery events from the sending system: validated item by item.
+
+A batch is a JSON list of ``{id, type, delivery, recipient, message?, email?, campaign?,
+address?, category?, reason?, at?}``. Each item is checked on its own, so one bad item is
+reported by its index and id while the good ones are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tracker.events import EventType, iso
+from tracker.tokens import MAX_ID_LENGTH
+
+SEND_TYPES = {
+    EventType.SENT,
+    EventType.DELIVERED,
+    EventType.HARD_BOUNCED,
+    EventType.SOFT_BOUNCED,
+}
+HARD_CATEGORIES = ("invalid", "spam_block")
+MAX_REASON = 1000
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
+MAX_ADDRESS = 320
+# A report may be late, but not from the future: clocks differ by a little at most.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class BadItem(ValueError):
+    """An item of a batch that cannot be stored; the message says which field and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendEvent:
+    """One validated event reported by the sending system."""
+
+    id: str
+    type: EventType
+    at: str
+    delivery: str
+    recipient: str
+    message: str
+    campaign: str
+    email: str
+    address: str | None = None
+    category: str | None = None
+    reason: str | None = None
+
+
+def _text(item: dict[str, Any], key: str, required: bool, limit: int = MAX_ID_LENGTH) -> str:
+    value = item.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadItem(f"{key}: required")
+        return ""
+    if not isinstance(value, str) or len(value) > limit:
+        raise BadItem(f"{key}: must be a string of at most {limit} characters")
+    if not value.isprintable() or not value.isascii() and not _encodable(value):
+        raise BadItem(f"{key}: must be printable UTF-8 text")
+    return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _reason(item: dict[str, Any]) -> str | None:
+    """A bounce's text as the receiving server wrote it: lines joined, controls removed."""
+    value = item.get("reason")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadItem("reason: must be a string")
+    cleaned = _CONTROLS.sub(" ", value[:MAX_REASON]).strip()
+    return cleaned.encode("utf-8", "replace").decode("utf-8") or None
+
+
+def parse_time(value: Any, now: datetime) -> str:
+    """An ISO 8601 time with a zone (``2026-11-22T23:00:00Z``) as stored; ``now`` if absent."""
+    if value is None:
+        return iso(now)
+    if not isinstance(value, str) or len(value) > 40:
+        raise BadItem("at: must be an ISO 8601 time string")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadItem("at: not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise BadItem("at: needs a time zone (e.g. Z for UTC)")
+    if moment.astimezone(UTC) > now + MAX_CLOCK_SKEW:
+        raise BadItem("at: is in the future")
+    return iso(moment)
+
+
+def parse_item(item: Any, now: datetime) -> SendEvent:
+    """Validate one item of a batch; raises BadItem naming the field."""
+    if not isinstance(item, dict):
+        raise BadItem("item: must be an object")
+    kind = item.get("type")
+    if kind not in {t.value for t in SEND_TYPES}:
+        raise BadItem("type: must be one of sent, delivered, hard_bounced, soft_bounced")
+    event_type = EventType(kind)
+    category = _text(item, "category", False, 32) or None
+    if event_type is EventType.HARD_BOUNCED:
+        category = category or "invalid"
+        if category not in HARD_CATEGORIES:
+            raise BadItem(f"category: a hard bounce is one of {', '.join(HARD_CATEGORIES)}")
+    recipient = _text(item, "recipient", True)
+    return SendEvent(
+        id=_text(item, "id", True),
+        type=event_type,
+        at=parse_time(item.get("at"), now),
+        delivery=_text(item, "delivery", True),
+        recipient=recipient,
+        # One message per recipient and delivery unless the sender names its messages.
+        message=_text(item, "message", False) or recipient,
+        campaign=_text(item, "campaign", False),
+        email=_text(item, "email", False),
+        address=_text(item, "address", False, MAX_ADDRESS) or None,
+        category=category,
+        reason=_reason(item),
+    )

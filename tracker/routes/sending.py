@@ -1,0 +1,83 @@
+"""The sending system's API under /api/v1: delivery events in, mailability out."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from tracker.ingest import BadItem, parse_item
+from tracker.keys import CLOCK, STORE
+from tracker.routes.replies import error, path_id
+from tracker.rules import mailability
+
+routes = web.RouteTableDef()
+
+# The most events one request may carry; a sender splits bigger batches.
+MAX_BATCH = 10_000
+
+
+def _isoz(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@routes.post("/events")
+async def post_events(request: web.Request) -> web.Response:
+    """Store a JSON list of Sent, Delivered and bounce events; an outcome per item.
+
+    Idempotent by each item's ``id``: a retried batch changes nothing. A bad item is
+    reported with its index and the field at fault; the good items are kept.
+    """
+    try:
+        body: Any = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad_request", "The body must be a JSON list of events.")
+    if isinstance(body, dict) and isinstance(body.get("events"), list):
+        body = body["events"]
+    if not isinstance(body, list) or not body:
+        return error(400, "bad_request", "The body must be a non-empty JSON list of events.")
+    if len(body) > MAX_BATCH:
+        return error(413, "too_many_events", f"At most {MAX_BATCH} events per request.")
+    now = request.config_dict[CLOCK]()
+    results: list[dict[str, Any]] = []
+    good = []
+    for index, item in enumerate(body):
+        item_id = item.get("id") if isinstance(item, dict) else None
+        entry: dict[str, Any] = {
+            "index": index,
+            "id": item_id if isinstance(item_id, str) else None,
+        }
+        try:
+            good.append((entry, parse_item(item, now)))
+        except BadItem as exc:
+            entry.update(status="invalid", error=str(exc))
+        results.append(entry)
+    if good:
+        outcomes = await request.config_dict[STORE].record_events([event for _, event in good])
+        for (entry, _), outcome in zip(good, outcomes, strict=True):
+            entry["status"] = outcome
+    counts: dict[str, int] = {}
+    for entry in results:
+        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    return web.json_response({"results": results, "counts": counts})
+
+
+@routes.get("/recipients/{recipient}/mailable")
+async def get_mailable(request: web.Request) -> web.Response:
+    """``{mailable, reason, until}``: may this person be mailed now (by ``?campaign=``)."""
+    recipient = path_id(request, "recipient")
+    now = request.config_dict[CLOCK]()
+    rows = await request.config_dict[STORE].suppressions(recipient)
+    events = [(kind, datetime.fromisoformat(at.replace("Z", "+00:00")), c) for kind, at, c in rows]
+    answer = mailability(events, now)
+    return web.json_response(
+        {
+            "recipient": recipient,
+            "campaign": request.query.get("campaign"),
+            "mailable": answer.mailable,
+            "reason": answer.reason,
+            "until": _isoz(answer.until) if answer.until else None,
+        }
+    )
