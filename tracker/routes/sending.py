@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tracker.events import EventType
 from tracker.ingest import BadItem, parse_item
 from tracker.keys import CLOCK, STORE
 from tracker.routes.replies import error, path_id
@@ -17,6 +18,8 @@ routes = web.RouteTableDef()
 
 # The most events one request may carry; a sender splits bigger batches.
 MAX_BATCH = 10_000
+# The most events one page of the export holds.
+MAX_PAGE = 5_000
 
 
 def _isoz(moment: datetime) -> str:
@@ -62,6 +65,28 @@ async def post_events(request: web.Request) -> web.Response:
     for entry in results:
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
     return web.json_response({"results": results, "counts": counts})
+
+
+@routes.get("/events")
+async def get_events(request: web.Request) -> web.Response:
+    """The activity log in commit order: ``?after=CURSOR&limit=N&type=T`` → ``{items, next}``.
+
+    Each item carries its ``cursor``; ``next`` is the cursor to ask for the next page, or
+    null once everything stored so far has been read (resume from the last item's cursor).
+    """
+    after_text = request.query.get("after") or "0"
+    if not after_text.isdigit() or len(after_text) > 19:
+        return error(400, "bad_request", "after must be a cursor from an earlier answer")
+    limit_text = request.query.get("limit", "500")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
+        return error(400, "bad_request", f"limit must be between 1 and {MAX_PAGE}")
+    event_type = request.query.get("type") or None
+    if event_type is not None and event_type not in {t.value for t in EventType}:
+        return error(400, "bad_request", f"type must be one of: {', '.join(EventType)}")
+    limit = int(limit_text)
+    items = await request.config_dict[STORE].events_after(int(after_text), limit, event_type)
+    full = len(items) == limit
+    return web.json_response({"items": items, "next": items[-1]["cursor"] if full else None})
 
 
 @routes.get("/recipients/{recipient}/mailable")

@@ -63,6 +63,11 @@ class Store(Protocol):
     async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
         """The person's Unsubscribed and Hard Bounced events: (type, at, category)."""
 
+    async def events_after(
+        self, after: int, limit: int, event_type: str | None
+    ) -> list[dict[str, Any]]:
+        """The activity log in commit order: events whose cursor is above ``after``."""
+
     async def delivery(self, delivery: str) -> DeliveryTemplate | None: ...
 
     async def recipient_tracking(

@@ -155,6 +155,26 @@ class SQLiteStore:
         )
         return [(r["type"], r["at"], r["category"]) for r in rows]
 
+    async def events_after(
+        self, after: int, limit: int, event_type: str | None
+    ) -> list[dict[str, Any]]:
+        # Ids are given under the write lock (one writer at a time), so id order is
+        # commit order: a reader resuming after an id never misses a later commit.
+        where = "events.id > ?" + (" AND type = ?" if event_type else "")
+        params: tuple[Any, ...] = (after, event_type) if event_type else (after,)
+        rows = await self._rows(
+            "SELECT events.id AS cursor, coalesce(event_id, 'e' || events.id) AS id, type, at,"
+            " delivery, recipient, campaign, email, message, link, url, category, reason, flag"
+            f" FROM events WHERE {where} ORDER BY events.id LIMIT ?",
+            (*params, limit),
+        )
+        out = []
+        for row in rows:
+            item = {k: row[k] for k in row.keys() if row[k] is not None}
+            item["cursor"] = str(row["cursor"])
+            out.append(item)
+        return out
+
     async def delivery(self, delivery: str) -> DeliveryTemplate | None:
         rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))
         if not rows:
