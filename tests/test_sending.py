@@ -202,3 +202,62 @@ async def test_oversized_body_is_413(api: TestClient, auth: dict[str, str]) -> N
     headers = {**auth, "Content-Type": "application/json"}
     resp = await api.post("/api/v1/events", data=io.BytesIO(big.encode()), headers=headers)
     assert resp.status == 413
+
+
+async def test_mailable_for_a_whole_list(api: TestClient, auth: dict[str, str]) -> None:
+    await post(
+        api,
+        auth,
+        [
+            event("h1", "hard_bounced", recipient="gone", category="invalid"),
+            event("h2", "hard_bounced", recipient="blocked", category="spam_block"),
+        ],
+    )
+    people = [f"p{i}" for i in range(9_998)] + ["gone", "blocked"]
+    resp = await api.post("/api/v1/mailable", json={"recipients": people}, headers=auth)
+    assert resp.status == 200
+    results = (await resp.json())["results"]
+    assert [r["recipient"] for r in results] == people
+    assert sum(r["mailable"] for r in results) == 9_998
+    assert (results[-2]["reason"], results[-1]["reason"]) == ("invalid", "spam_block")
+    for bad in ({}, {"recipients": []}, {"recipients": [1]}, {"recipients": ["x"] * 10_001}):
+        resp = await api.post("/api/v1/mailable", json=bad, headers=auth)
+        assert resp.status == 400
+
+
+async def test_decorate_over_http_for_one_and_many(
+    api: TestClient, auth: dict[str, str], tokens: Tokens, rows: Rows
+) -> None:
+    html = '<html><body><a href="https://shop.example/a">A</a></body></html>'
+    ids = {"delivery": "d9", "campaign": "c9", "email": "e9"}
+    one = await api.post("/api/v1/decorate", json={**ids, "recipient": "r1", "html": html},
+                         headers=auth)  # fmt: skip
+    assert one.status == 200
+    body = await one.json()
+    assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    token = body["html"].split("/c/", 1)[1].split('"', 1)[0]
+    assert tokens.read_click(token).message.recipient == "r1"
+
+    many = await api.post(
+        "/api/v1/decorate", json={**ids, "recipients": ["a", "b", "c"], "html": html}, headers=auth
+    )
+    answers = await many.json()
+    assert [a["html"].count("/c/") for a in answers] == [1, 1, 1]
+    readers = [tokens.read_click(a["html"].split("/c/", 1)[1].split('"', 1)[0]) for a in answers]
+    assert [r.message.recipient for r in readers] == ["a", "b", "c"]
+    assert rows("SELECT link, url FROM links WHERE delivery = 'd9'") == [
+        {"link": 0, "url": "https://shop.example/a"}
+    ]
+    bad_bodies: list[dict[str, Any]] = [
+        {**ids, "html": html},
+        {**ids, "recipient": "r", "html": ""},
+        {"delivery": "d", "recipient": "r", "html": html},
+        {**ids, "recipient": "x" * 300, "html": html},
+        {**ids, "recipients": [], "html": html},
+    ]
+    for bad in bad_bodies:
+        resp = await api.post("/api/v1/decorate", json=bad, headers=auth)
+        assert resp.status == 400, bad
+    huge = {**ids, "recipient": "r", "html": "<p>" + "x" * 600_000}
+    resp = await api.post("/api/v1/decorate", data=json.dumps(huge).encode(), headers=auth)
+    assert resp.status == 413

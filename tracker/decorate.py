@@ -229,9 +229,38 @@ def decorate(
     track_clicks: bool = True,
 ) -> Decorated:
     """Track the links of ``html`` for one message, add the pixel and the unsubscribe link."""
+    return decorate_many(
+        html, [message], tokens, base_url, track_opens=track_opens, track_clicks=track_clicks
+    )[0]
+
+
+def decorate_many(
+    html: str,
+    messages: list[Message],
+    tokens: Tokens,
+    base_url: str,
+    *,
+    track_opens: bool = True,
+    track_clicks: bool = True,
+) -> list[Decorated]:
+    """``decorate`` for each of ``messages``, parsing the template once."""
+    found = _scan(html)
+    return [
+        _decorate(html, found, m, tokens, base_url, track_opens, track_clicks) for m in messages
+    ]
+
+
+def _decorate(
+    html: str,
+    found: _Found,
+    message: Message,
+    tokens: Tokens,
+    base_url: str,
+    track_opens: bool,
+    track_clicks: bool,
+) -> Decorated:
     unsubscribe_url = f"{base_url}/u/{tokens.unsubscribe_token(message)}"
     ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
-    found = _scan(html)
 
     def target(h: _Href) -> str | None:
         """The URL to sign for ``h`` (in its ASCII form), or None when it stays as it is."""

@@ -7,6 +7,7 @@ from aiohttp import web
 from tracker.events import EventType
 from tracker.keys import STORE
 from tracker.routes.auth import Middleware, require_api_key
+from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import error, path_id
 from tracker.routes.sending import routes as sending_routes
 
@@ -57,4 +58,5 @@ def api_app(*middlewares: Middleware) -> web.Application:
     app = web.Application(middlewares=[*middlewares, require_api_key])
     app.add_routes(routes)
     app.add_routes(sending_routes)
+    app.add_routes(decorate_routes)
     return app

@@ -13,6 +13,7 @@ from tracker.ingest import BadItem, parse_item
 from tracker.keys import CLOCK, STORE
 from tracker.routes.replies import error, path_id
 from tracker.rules import mailability
+from tracker.tokens import MAX_ID_LENGTH
 
 routes = web.RouteTableDef()
 
@@ -89,20 +90,43 @@ async def get_events(request: web.Request) -> web.Response:
     return web.json_response({"items": items, "next": items[-1]["cursor"] if full else None})
 
 
+def _answer(
+    recipient: str, campaign: str | None, rows: list[tuple[str, str, str | None]], now: datetime
+) -> dict[str, Any]:
+    events = [(kind, datetime.fromisoformat(at.replace("Z", "+00:00")), c) for kind, at, c in rows]
+    answer = mailability(events, now)
+    return {
+        "recipient": recipient,
+        "campaign": campaign,
+        "mailable": answer.mailable,
+        "reason": answer.reason,
+        "until": _isoz(answer.until) if answer.until else None,
+    }
+
+
 @routes.get("/recipients/{recipient}/mailable")
 async def get_mailable(request: web.Request) -> web.Response:
     """``{mailable, reason, until}``: may this person be mailed now (by ``?campaign=``)."""
     recipient = path_id(request, "recipient")
-    now = request.config_dict[CLOCK]()
     rows = await request.config_dict[STORE].suppressions(recipient)
-    events = [(kind, datetime.fromisoformat(at.replace("Z", "+00:00")), c) for kind, at, c in rows]
-    answer = mailability(events, now)
-    return web.json_response(
-        {
-            "recipient": recipient,
-            "campaign": request.query.get("campaign"),
-            "mailable": answer.mailable,
-            "reason": answer.reason,
-            "until": _isoz(answer.until) if answer.until else None,
-        }
-    )
+    now = request.config_dict[CLOCK]()
+    return web.json_response(_answer(recipient, request.query.get("campaign"), rows, now))
+
+
+@routes.post("/mailable")
+async def post_mailable(request: web.Request) -> web.Response:
+    """``{recipients: [...], campaign?}`` → ``{results: [...]}``, one answer per recipient."""
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad_request", "The body must be a JSON object.")
+    recipients = body.get("recipients") if isinstance(body, dict) else None
+    if not isinstance(recipients, list) or not 0 < len(recipients) <= MAX_BATCH:
+        return error(400, "bad_request", f"recipients: a list of 1 to {MAX_BATCH} ids")
+    if not all(isinstance(r, str) and 0 < len(r) <= MAX_ID_LENGTH for r in recipients):
+        return error(400, "bad_request", f"recipients: ids of 1 to {MAX_ID_LENGTH} characters")
+    campaign = body.get("campaign") if isinstance(body.get("campaign"), str) else None
+    found = await request.config_dict[STORE].suppressions_many(recipients)
+    now = request.config_dict[CLOCK]()
+    results = [_answer(r, campaign, found.get(r, []), now) for r in recipients]
+    return web.json_response({"results": results})

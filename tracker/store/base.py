@@ -63,6 +63,11 @@ class Store(Protocol):
     async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
         """The person's Unsubscribed and Hard Bounced events: (type, at, category)."""
 
+    async def suppressions_many(
+        self, recipients: list[str]
+    ) -> dict[str, list[tuple[str, str, str | None]]]:
+        """``suppressions`` for many people at once; absent people have none."""
+
     async def events_after(
         self, after: int, limit: int, event_type: str | None
     ) -> list[dict[str, Any]]:

@@ -23,6 +23,8 @@ Unit = Hit | DeliveryTemplate | EventBatch
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
+# Ids per IN (...) list: well under SQLite's limit on bound parameters.
+_CHUNK = 500
 
 _INSERT_HIT = (
     "INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,"
@@ -174,6 +176,23 @@ class SQLiteStore:
             item["cursor"] = str(row["cursor"])
             out.append(item)
         return out
+
+    async def suppressions_many(
+        self, recipients: list[str]
+    ) -> dict[str, list[tuple[str, str, str | None]]]:
+        found: dict[str, list[tuple[str, str, str | None]]] = {}
+        unique = list(dict.fromkeys(recipients))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            rows = await self._rows(
+                "SELECT recipient, type, at, category FROM events"
+                f" WHERE recipient IN ({','.join('?' * len(chunk))})"
+                " AND type IN ('unsubscribed', 'hard_bounced') ORDER BY at",
+                tuple(chunk),
+            )
+            for r in rows:
+                found.setdefault(r["recipient"], []).append((r["type"], r["at"], r["category"]))
+        return found
 
     async def delivery(self, delivery: str) -> DeliveryTemplate | None:
         rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))

@@ -1,0 +1,77 @@
+"""POST /api/v1/decorate: ``tracker decorate`` over HTTP, for one recipient or many."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from tracker.decorate import decorate_many
+from tracker.keys import SETTINGS, STORE, TOKENS
+from tracker.routes.replies import error
+from tracker.store.base import DeliveryTemplate
+from tracker.tokens import Message
+
+routes = web.RouteTableDef()
+
+# The stdlib HTML parser slows down badly on some malformed input: cap the template.
+MAX_HTML = 512 * 1024
+MAX_RECIPIENTS = 1000
+
+
+def _ids(body: dict[str, Any]) -> tuple[str, str, str] | str:
+    """(delivery, campaign, email), or the error text."""
+    values = []
+    for key in ("delivery", "campaign", "email"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value:
+            return f"{key}: required string"
+        values.append(value)
+    return values[0], values[1], values[2]
+
+
+@routes.post("/decorate")
+async def post_decorate(request: web.Request) -> web.Response:
+    """``{delivery, campaign, email, recipient | recipients, html}`` → ``{html, headers}``.
+
+    With ``recipients`` (a list) the answer is a list in the same order. The delivery's
+    HTML and numbered links are registered for reports, as ``tracker decorate`` does.
+    """
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "bad_request", "The body must be a JSON object.")
+    if not isinstance(body, dict):
+        return error(400, "bad_request", "The body must be a JSON object.")
+    ids = _ids(body)
+    if isinstance(ids, str):
+        return error(400, "bad_request", ids)
+    html = body.get("html")
+    if not isinstance(html, str) or not html:
+        return error(400, "bad_request", "html: required string")
+    if len(html) > MAX_HTML:
+        return error(413, "too_large", f"html: at most {MAX_HTML} characters")
+    many = "recipients" in body
+    recipients = body.get("recipients") if many else [body.get("recipient")]
+    if not isinstance(recipients, list) or not 0 < len(recipients) <= MAX_RECIPIENTS:
+        return error(400, "bad_request", f"recipients: a list of 1 to {MAX_RECIPIENTS} ids")
+    if not all(isinstance(r, str) and r for r in recipients):
+        return error(400, "bad_request", "recipient: required string")
+    delivery, campaign, email = ids
+    opens, clicks = body.get("track_opens", True), body.get("track_clicks", True)
+    if not isinstance(opens, bool) or not isinstance(clicks, bool):
+        return error(400, "bad_request", "track_opens/track_clicks: true or false")
+    messages = [Message(delivery, r, campaign, email) for r in recipients]
+    settings = request.config_dict[SETTINGS]
+    try:
+        results = decorate_many(
+            html, messages, request.config_dict[TOKENS], settings.base_url,
+            track_opens=opens, track_clicks=clicks,
+        )  # fmt: skip
+    except ValueError as exc:
+        return error(400, "bad_request", str(exc))
+    template = DeliveryTemplate(delivery, campaign, email, html, results[0].links, opens, clicks)
+    await request.config_dict[STORE].register_delivery(template)
+    answers = [{"html": r.html, "headers": r.headers} for r in results]
+    return web.json_response(answers if many else answers[0])
