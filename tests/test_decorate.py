@@ -73,10 +73,17 @@ def unsubscribe(tokens: Tokens, message: Message) -> str:
     return f"{BASE}/u/{tokens.unsubscribe_token(message)}"
 
 
-def undecorate(decorated: str, tokens: Tokens, message: Message, placeholder: str = "") -> str:
+def view(tokens: Tokens, message: Message) -> str:
+    return f"{BASE}/v/{tokens.view_token(message)}"
+
+
+def undecorate(
+    decorated: str, tokens: Tokens, message: Message, placeholder: str = "", archive: str = ""
+) -> str:
     """Put each original href back and take out what decoration inserted."""
     html = CLICK_URL.sub(lambda m: escape(tokens.read_click(m[0].rsplit("/", 1)[1]).url), decorated)
     html = FOOTER.sub("", html, count=1).replace(pixel(tokens, message), "")
+    html = html.replace(view(tokens, message), archive)
     return html.replace(unsubscribe(tokens, message), placeholder)
 
 
@@ -107,7 +114,8 @@ def test_template_is_otherwise_unchanged_byte_for_byte(
     result = run(source, tokens, message)
 
     placeholder = "*|UNSUB|*" if "*|UNSUB|*" in source else ""
-    assert undecorate(result.html, tokens, message, placeholder) == source
+    archive = "*|ARCHIVE|*" if "*|ARCHIVE|*" in source else ""
+    assert undecorate(result.html, tokens, message, placeholder, archive) == source
     assert COMMENT.findall(result.html) == COMMENT.findall(source), "comments untouched"
     assert result.html.count("<!--[if") == source.count("<!--[if")
     assert result.html.count("<![endif]-->") == source.count("<![endif]-->")
@@ -154,8 +162,9 @@ def test_cerberus_same_url_three_times_gets_three_numbers(tokens: Tokens, messag
 
 def test_merge_tag_hrefs_are_untouched(tokens: Tokens, message: Message) -> None:
     mailchimp = run(corpus("mailchimp-base-boxed-basic-query.html"), tokens, message).html
-    for tag in ("ARCHIVE", "TWITTER:PROFILEURL", "FACEBOOK:PROFILEURL", "FORWARD"):
+    for tag in ("TWITTER:PROFILEURL", "FACEBOOK:PROFILEURL", "FORWARD"):
         assert f'href="*|{tag}|*"' in mailchimp
+    assert f'href="{view(tokens, message)}"' in mailchimp, "*|ARCHIVE|* is view in browser"
     assert 'href="*|UPDATE_PROFILE|*"' in mailchimp
     postmark = run(corpus("postmark-basic-full-welcome.html"), tokens, message).html
     for href in ("{{action_url}}", "mailto:{{support_email}}", "{{live_chat_url}}", "{{help_url}}"):
@@ -234,7 +243,7 @@ def test_non_web_relative_and_placeholder_links_are_not_tracked(
         "page.html",
         "//example.com/protocol-relative",
         "{{action_url}}",
-        "*|ARCHIVE|*",
+        "*|FORWARD|*",
         "https://example.com/?id={{user_id}}",
         "http://",
         "https://",

@@ -15,7 +15,7 @@ from aiohttp import web
 from tracker import pages
 from tracker.config import Settings
 from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
-from tracker.routes import api, health, tracking, unsubscribe
+from tracker.routes import api, health, mirror, tracking, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
 from tracker.store import Store, open_store
@@ -96,6 +96,7 @@ def create_app(
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)
+    app.add_routes(mirror.routes)
     app.add_routes(health.routes)
     app.add_subapp("/api/v1", api.api_app(request_log))
     assets = static_dir(settings)

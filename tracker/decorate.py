@@ -18,6 +18,9 @@ shares the number of a tracked ``<a>`` with the same URL (the nearest one after 
 the nearest one before it): the shape and its HTML fallback are one button. A shape with
 no such ``<a>`` gets its own number after all the ``<a>`` links, in document order.
 
+View in browser. ``{{view_in_browser_url}}`` (or Mailchimp's ``*|ARCHIVE|*``) becomes the
+recipient's ``/v/`` link: their copy of the delivery's HTML, links still tracked.
+
 Unsubscribe. The placeholders ``{{unsubscribe_url}}`` and ``*|UNSUB|*`` are replaced,
 wherever they appear, by the recipient's unsubscribe URL. With no placeholder and no link
 to this server's unsubscribe page already in place, a small footer link is added before the
@@ -36,6 +39,8 @@ from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
 
 PLACEHOLDERS = ("{{unsubscribe_url}}", "*|UNSUB|*")
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+VIEW_PLACEHOLDERS = ("{{view_in_browser_url}}", "*|ARCHIVE|*")
+_VIEW_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in VIEW_PLACEHOLDERS))
 # Merge tags of Handlebars/Liquid/Marketo and Mailchimp: signing one would freeze it.
 _MERGE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*", re.DOTALL)
 _CONDITIONAL = re.compile(r"\[if\b[^\]]*\]>", re.IGNORECASE)
@@ -287,6 +292,9 @@ def _decorate(
         (m.start(), m.end(), escape(unsubscribe_url)) for m in _PLACEHOLDER.finditer(html)
     ]
     edits += placeholders
+    if _VIEW_PLACEHOLDER.search(html):
+        view_url = escape(f"{base_url}/v/{tokens.view_token(message)}")
+        edits += [(m.start(), m.end(), view_url) for m in _VIEW_PLACEHOLDER.finditer(html)]
 
     tail = ""
     has_unsubscribe = any(not h.vml and h.url.startswith(ours[1]) for h in found.hrefs)

@@ -1,0 +1,55 @@
+"""GET /v/{token}: "view in browser", the recipient's copy of the delivery's HTML.
+
+The page is the delivery's registered template decorated for this recipient (links still
+tracked, no open pixel: reading the copy is not opening the mail), served in a sandbox
+with no script allowed.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tracker.decorate import decorate
+from tracker.keys import SETTINGS, STORE, TOKENS
+from tracker.pages import error_page, not_found
+from tracker.tokens import BadToken
+
+routes = web.RouteTableDef()
+
+# The template is the marketer's, not ours: it may load its images, fonts and styles,
+# never run a script, and its links may only take the reader to a new page.
+MIRROR_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "sandbox allow-popups allow-popups-to-escape-sandbox "
+        "allow-top-navigation-by-user-activation; default-src 'none'; "
+        "img-src http: https: data:; style-src 'unsafe-inline' http: https:; "
+        "font-src http: https: data:; form-action 'none'; base-uri 'none'"
+    ),
+}
+
+
+@routes.get("/v/{token}")
+async def view_in_browser(request: web.Request) -> web.Response:
+    """The recipient's copy; 404 for a bad token or a delivery never registered."""
+    app = request.app
+    try:
+        message = app[TOKENS].read_view(request.match_info["token"])
+    except BadToken:
+        return not_found(request)
+    template = await app[STORE].delivery(message.delivery)
+    if template is None:
+        return error_page(request, 404, "Not available", "This email is no longer available.")
+    copy = decorate(
+        template.html,
+        message,
+        app[TOKENS],
+        app[SETTINGS].base_url,
+        track_opens=False,
+        track_clicks=template.track_clicks,
+    )
+    return web.Response(
+        text=copy.html, content_type="text/html", charset="utf-8", headers=MIRROR_HEADERS
+    )
