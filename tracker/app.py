@@ -20,6 +20,7 @@ from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
 from tracker.store import Store, open_store
 from tracker.tokens import Tokens
+from tracker.webhooks import webhooks_ctx
 
 log = structlog.get_logger("tracker.http")
 
@@ -93,6 +94,7 @@ def create_app(
     app[STORE] = store if store is not None else open_store(settings)
     app[RECORDER] = HitRecorder(settings, app[STORE])
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)

@@ -54,6 +54,13 @@ class Settings:
     ipv6_prefix: int = 48
     # Where page assets live; empty finds the static/ folder shipped with tracker.
     static_dir: str = ""
+    # Endpoints that receive every new event as signed JSON batches.
+    webhook_urls: tuple[str, ...] = ()
+    # HMAC-SHA256 key of the webhook signature; generated into the data dir when unset.
+    webhook_secret: str = ""
+    # Events per webhook request, and seconds between looks for new events when idle.
+    webhook_batch: int = 100
+    webhook_interval: float = 1.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -64,9 +71,9 @@ class Settings:
         return Path(url.removeprefix("sqlite:///"))
 
 
-_LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies"}
-_INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix"}
-_FLOAT_KEYS = {"shutdown_timeout"}
+_LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies", "webhook_urls"}
+_INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix", "webhook_batch"}
+_FLOAT_KEYS = {"shutdown_timeout", "webhook_interval"}
 _KNOWN = set(Settings.__dataclass_fields__)
 
 
@@ -129,6 +136,9 @@ def load(
         if value is not None:
             values[key] = _coerce(key, value)
     settings = Settings(**values)
+    for url in settings.webhook_urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"webhook_urls: not an http(s) URL: {url[:60]}")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
     return settings
@@ -153,6 +163,9 @@ def with_generated_secrets(settings: Settings) -> Settings:
         changes["secret_keys"] = _read_or_create(secret_keys_file(settings), new_key())
     if not settings.api_keys:
         changes["api_keys"] = _read_or_create(settings.data_dir / "api_key", new_key())
+    if settings.webhook_urls and not settings.webhook_secret:
+        secret = _read_or_create(settings.data_dir / "webhook_secret", new_key())
+        changes["webhook_secret"] = secret[0]
     return replace(settings, **changes) if changes else settings
 
 

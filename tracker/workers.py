@@ -8,6 +8,7 @@ commits (``BEGIN IMMEDIATE`` with a busy timeout), so no client sees ``database 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -32,9 +33,11 @@ class Supervisor:
         self.workers: list[subprocess.Popen[bytes]] = []
         self.stopping = False
 
-    def _start_one(self) -> subprocess.Popen[bytes]:
-        worker = subprocess.Popen(self.command)
-        log.info("worker started", pid=worker.pid)
+    def _start_one(self, index: int) -> subprocess.Popen[bytes]:
+        # Worker 0 (and its replacement) runs the once-per-node jobs such as webhooks.
+        env = {**os.environ, "TRACKER_WORKER_INDEX": str(index)}
+        worker = subprocess.Popen(self.command, env=env)
+        log.info("worker started", pid=worker.pid, index=index)
         return worker
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
@@ -47,7 +50,7 @@ class Supervisor:
         """Supervise until a signal; the exit code is 0 when every worker exited 0."""
         signal.signal(signal.SIGTERM, self._forward)
         signal.signal(signal.SIGINT, self._forward)
-        self.workers = [self._start_one() for _ in range(self.count)]
+        self.workers = [self._start_one(i) for i in range(self.count)]
         while not self.stopping:
             time.sleep(0.2)
             for i, worker in enumerate(self.workers):
@@ -56,7 +59,7 @@ class Supervisor:
                     log.error("worker exited; restarting", pid=worker.pid, code=code)
                     time.sleep(RESTART_PAUSE)
                     if not self.stopping:
-                        self.workers[i] = self._start_one()
+                        self.workers[i] = self._start_one(i)
         codes = [worker.wait() for worker in self.workers]
         log.info("workers stopped", codes=codes)
         # A worker still starting when the signal came dies of it before it could install

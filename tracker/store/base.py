@@ -37,6 +37,14 @@ class EventBatch:
     outcomes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookCursor:
+    """The last event an endpoint acknowledged."""
+
+    url: str
+    cursor: int
+
+
 class StoreUnavailable(RuntimeError):
     """A write could not be committed; the caller's hit is not stored."""
 
@@ -72,6 +80,12 @@ class Store(Protocol):
         self, after: int, limit: int, event_type: str | None
     ) -> list[dict[str, Any]]:
         """The activity log in commit order: events whose cursor is above ``after``."""
+
+    async def webhook_cursor(self, url: str) -> int:
+        """The cursor of the last event ``url`` acknowledged (0: none yet)."""
+
+    async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
+        """Remember, durably, that the endpoint acknowledged everything up to ``cursor``."""
 
     async def delivery(self, delivery: str) -> DeliveryTemplate | None: ...
 

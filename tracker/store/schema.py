@@ -70,6 +70,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_suppress ON events (recipient, at)
         WHERE type IN ('unsubscribed', 'hard_bounced');
     """,
+    # 3: how far each webhook endpoint has received the activity log.
+    """
+    CREATE TABLE webhook_cursors (
+        url TEXT PRIMARY KEY,
+        cursor INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,11 +14,11 @@ from tracker import metrics
 from tracker.events import EventType, Hit, iso_now
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
-from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable
+from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
 from tracker.store.writer import GroupWriter, WriterClosed
 
-Unit = Hit | DeliveryTemplate | EventBatch
+Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor
 
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
@@ -133,6 +133,13 @@ class SQLiteStore:
                     _insert_delivery(conn, unit)
                 elif isinstance(unit, EventBatch):
                     unit.outcomes = [_insert_send_event(conn, e) for e in unit.events]
+                elif isinstance(unit, WebhookCursor):
+                    conn.execute(
+                        "INSERT INTO webhook_cursors (url, cursor, updated_at) VALUES (?,?,?)"
+                        " ON CONFLICT (url) DO UPDATE SET cursor = excluded.cursor,"
+                        " updated_at = excluded.updated_at",
+                        (unit.url, unit.cursor, iso_now()),
+                    )
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -193,6 +200,13 @@ class SQLiteStore:
             for r in rows:
                 found.setdefault(r["recipient"], []).append((r["type"], r["at"], r["category"]))
         return found
+
+    async def webhook_cursor(self, url: str) -> int:
+        rows = await self._rows("SELECT cursor FROM webhook_cursors WHERE url = ?", (url,))
+        return int(rows[0]["cursor"]) if rows else 0
+
+    async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
+        await self._write(cursor)
 
     async def delivery(self, delivery: str) -> DeliveryTemplate | None:
         rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))
