@@ -182,6 +182,31 @@ def decorate(
         click.echo(result.html, nl=False)
 
 
+@main.command()
+@config_option
+@click.argument("message_file", type=click.File("rb"))
+@click.option(
+    "--post/--no-post",
+    default=True,
+    help="POST a one-click unsubscribe to the message's URL (use a seed address).",
+)
+@click.option("--cafile", default=None, help="Trust this CA bundle for the POST (staging).")
+def check(
+    config_path: Path | None, message_file: click.utils.LazyFile, post: bool, cafile: str | None
+) -> None:
+    """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel."""
+    from tracker.check import check_message
+    from tracker.tokens import Tokens
+
+    settings = settings_from(config_path)
+    tokens = Tokens(settings.secret_keys)
+    results = check_message(message_file.read(), tokens, post=post, cafile=cafile)
+    for result in results:
+        click.echo(f"{'PASS' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
+    if not all(result.ok for result in results):
+        sys.exit(1)
+
+
 @main.group()
 def keys() -> None:
     """Manage token signing keys."""
