@@ -82,10 +82,10 @@ def _reason(item: dict[str, Any]) -> str | None:
     return cleaned.encode("utf-8", "replace").decode("utf-8") or None
 
 
-def parse_time(value: Any, now: datetime) -> str:
+def parse_time(value: Any, now: datetime, now_text: str = "") -> str:
     """An ISO 8601 time with a zone (``2026-11-22T23:00:00Z``) as stored; ``now`` if absent."""
     if value is None:
-        return iso(now)
+        return now_text or iso(now)
     if not isinstance(value, str) or len(value) > 40:
         raise BadItem("at: must be an ISO 8601 time string")
     try:
@@ -99,8 +99,11 @@ def parse_time(value: Any, now: datetime) -> str:
     return iso(moment)
 
 
-def parse_item(item: Any, now: datetime) -> SendEvent:
-    """Validate one item of a batch; raises BadItem naming the field."""
+def parse_item(item: Any, now: datetime, now_text: str = "") -> SendEvent:
+    """Validate one item of a batch; raises BadItem naming the field.
+
+    ``now_text`` is ``iso(now)`` computed once for a whole batch.
+    """
     if not isinstance(item, dict):
         raise BadItem("item: must be an object")
     kind = item.get("type")
@@ -116,7 +119,7 @@ def parse_item(item: Any, now: datetime) -> SendEvent:
     return SendEvent(
         id=_text(item, "id", True),
         type=event_type,
-        at=parse_time(item.get("at"), now),
+        at=parse_time(item.get("at"), now, now_text),
         delivery=_text(item, "delivery", True),
         recipient=recipient,
         # One message per recipient and delivery unless the sender names its messages.

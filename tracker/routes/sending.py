@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tracker.events import EventType
+from tracker.events import EventType, iso
 from tracker.ingest import BadItem, parse_item
 from tracker.keys import CLOCK, STORE
 from tracker.routes.replies import error, path_id
@@ -45,6 +45,7 @@ async def post_events(request: web.Request) -> web.Response:
     if len(body) > MAX_BATCH:
         return error(413, "too_many_events", f"At most {MAX_BATCH} events per request.")
     now = request.config_dict[CLOCK]()
+    now_text = iso(now)
     results: list[dict[str, Any]] = []
     good = []
     for index, item in enumerate(body):
@@ -54,7 +55,7 @@ async def post_events(request: web.Request) -> web.Response:
             "id": item_id if isinstance(item_id, str) else None,
         }
         try:
-            good.append((entry, parse_item(item, now)))
+            good.append((entry, parse_item(item, now, now_text)))
         except BadItem as exc:
             entry.update(status="invalid", error=str(exc))
         results.append(entry)

@@ -132,7 +132,7 @@ class SQLiteStore:
                 if isinstance(unit, DeliveryTemplate):
                     _insert_delivery(conn, unit)
                 elif isinstance(unit, EventBatch):
-                    unit.outcomes = [_insert_send_event(conn, e) for e in unit.events]
+                    unit.outcomes = _insert_send_events(conn, unit.events)
                 elif isinstance(unit, WebhookCursor):
                     conn.execute(
                         "INSERT INTO webhook_cursors (url, cursor, updated_at) VALUES (?,?,?)"
@@ -315,28 +315,60 @@ _INSERT_SEND_EVENT = (
 )
 
 
-def _insert_send_event(conn: sqlite3.Connection, e: SendEvent) -> str:
-    """Store one event of the sending system under the rules; its outcome (EventBatch)."""
-    if conn.execute("SELECT 1 FROM events WHERE event_id = ?", (e.id,)).fetchone():
-        return "duplicate"
-    flag = None
-    if e.type is not EventType.SENT:
-        sent = conn.execute(
-            "SELECT 1 FROM events WHERE type = 'sent' AND delivery = ? AND message = ?",
-            (e.delivery, e.message),
-        ).fetchone()
-        flag = None if sent else "unknown_message"
-    key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
-    cursor = conn.execute(
-        _INSERT_SEND_EVENT,
-        (
-            e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
-            e.category, e.reason, e.address, flag, key,
-        ),
-    )  # fmt: skip
-    if cursor.rowcount == 0:
-        return "ignored"
-    return "stored_unknown_message" if flag else "stored"
+def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT event_id FROM events WHERE event_id IN ({marks})"
+        found.update(row[0] for row in conn.execute(sql, chunk))
+    return found
+
+
+def _announced(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (delivery, message) pairs a stored Sent announced."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(pairs), _CHUNK // 2):
+        chunk = pairs[start : start + _CHUNK // 2]
+        values = ",".join("(?,?)" for _ in chunk)
+        sql = (
+            "SELECT delivery, message FROM events WHERE type = 'sent'"
+            f" AND (delivery, message) IN (VALUES {values})"
+        )
+        found.update((row[0], row[1]) for row in conn.execute(sql, [v for p in chunk for v in p]))
+    return found
+
+
+def _insert_send_events(conn: sqlite3.Connection, events: list[SendEvent]) -> list[str]:
+    """Store a batch under the rules with a few set-wise queries; an outcome per event."""
+    existing = _existing_ids(conn, list({e.id for e in events}))
+    pairs = list({(e.delivery, e.message) for e in events if e.type is not EventType.SENT})
+    announced = _announced(conn, pairs)
+    outcomes: list[str] = [""] * len(events)
+    rows = []
+    for i, e in enumerate(events):
+        if e.id in existing:
+            outcomes[i] = "duplicate"
+            continue
+        existing.add(e.id)  # a repeat within the batch is a duplicate too
+        flag = None
+        if e.type is EventType.SENT:
+            announced.add((e.delivery, e.message))
+        elif (e.delivery, e.message) not in announced:
+            flag = "unknown_message"
+        outcomes[i] = "stored_unknown_message" if flag else "stored"
+        key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
+        rows.append(
+            (e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
+             e.category, e.reason, e.address, flag, key)
+        )  # fmt: skip
+    conn.executemany(_INSERT_SEND_EVENT, rows)
+    # INSERT OR IGNORE skipped what the rules keep once (a second Delivered): find those.
+    kept = _existing_ids(conn, [row[7] for row in rows])
+    for i, e in enumerate(events):
+        if outcomes[i].startswith("stored") and e.id not in kept:
+            outcomes[i] = "ignored"
+    return outcomes
 
 
 def _insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:

@@ -1,0 +1,139 @@
+"""Sending-system figures: events ingest over HTTP and a mailable check of a whole list.
+
+    python -m bench.ingest [--batches 50] [--population 1000000]
+
+1. POST /api/v1/events in batches of 1,000 over loopback to a real server (SQLite file),
+   several batches in flight; prints events/s (median of rounds).
+2. Loads a store with events for ``--population`` recipients (one in 50 suppressed),
+   then times POST /api/v1/mailable for 10,000 of them (median of 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bench.http import Server
+from tracker.store.schema import migrate
+from tracker.store.sqlite import connect
+
+KEY = {"Authorization": "Bearer bench"}
+
+
+def batch(round_no: int, n: int, size: int = 1000) -> list[dict[str, str]]:
+    kinds = ("sent", "delivered", "sent", "soft_bounced")
+    return [
+        {
+            "id": f"r{round_no}-b{n}-{i}",
+            "type": kinds[i % 4],
+            "delivery": f"d{n % 10}",
+            "recipient": f"p{n * size + i}",
+            "campaign": "c",
+            "email": "e",
+        }
+        for i in range(size)
+    ]
+
+
+async def ingest(base: str, round_no: int, batches: int, in_flight: int = 4) -> float:
+    bodies = [batch(round_no, n) for n in range(batches)]
+    async with aiohttp.ClientSession() as session:
+        queue = list(range(batches))
+
+        async def sender() -> None:
+            while queue:
+                n = queue.pop()
+                async with session.post(base + "/api/v1/events", json=bodies[n], headers=KEY) as r:
+                    assert r.status == 200, await r.text()
+                    await r.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(in_flight)))
+        return batches * 1000 / (time.perf_counter() - started)
+
+
+def populate(db: Path, population: int) -> None:
+    """Events for ``population`` recipients written straight into the file (fast setup)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(db, "NORMAL")
+    migrate(conn)
+    conn.execute("BEGIN")
+    rows = []
+    for i in range(population):
+        kind = "hard_bounced" if i % 50 == 0 else "sent"
+        rows.append(
+            (
+                kind,
+                "2026-11-01T00:00:00.000000Z",
+                "d0",
+                f"p{i}",
+                "c",
+                "e",
+                f"p{i}",
+                f"seed-{i}",
+                "invalid" if kind == "hard_bounced" else None,
+            )
+        )
+    conn.executemany(
+        "INSERT INTO events (type, at, delivery, recipient, campaign, email, message, event_id,"
+        " category) VALUES (?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+    conn.execute("COMMIT")
+    conn.close()
+
+
+async def mailable(base: str, population: int) -> float:
+    people = [f"p{i}" for i in range(0, population, max(1, population // 10_000))][:10_000]
+    async with aiohttp.ClientSession() as session:
+        started = time.perf_counter()
+        async with session.post(base + "/api/v1/mailable", json={"recipients": people},
+                                headers=KEY) as r:  # fmt: skip
+            body = await r.json()
+        elapsed = time.perf_counter() - started
+    assert len(body["results"]) == len(people)
+    return elapsed * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--population", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server("tracker", Path(tmp))
+        server.start()
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            rates = [asyncio.run(ingest(base, r, args.batches)) for r in range(args.rounds)]
+        finally:
+            server.stop()
+        print(
+            f"ingest, batches of 1,000 over HTTP: median {statistics.median(rates):,.0f} "
+            f"events/s (rounds: {', '.join(f'{r:,.0f}' for r in rates)})"
+        )
+        populate(Path(tmp) / "data-tracker-m" / "tracker.db", args.population)
+        server = Server("tracker-m", Path(tmp))
+        server.start()
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            times = [asyncio.run(mailable(base, args.population)) for _ in range(5)]
+        finally:
+            server.stop()
+        print(
+            f"mailable, 10,000 recipients of {args.population:,}: median "
+            f"{statistics.median(times):.0f} ms (runs: {', '.join(f'{t:.0f}' for t in times)})"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
