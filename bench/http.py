@@ -282,14 +282,14 @@ def report(
 
     print(
         f"\n{'route':<6}{'conns':>6}"
-        + "".join(f"{t + ' req/s':>16}" for t in targets)
+        + "".join(f"{t + ' req/s':>18}" for t in targets)
         + f"{'t/bare':>8}{'t/nginx':>8}{'t/t-1':>8}{'p50 ms':>8}{'p99 ms':>8}"
     )
     for route in ROUTES:
         for conns in connections:
             row = f"/{route}/   {conns:>6}"
             for t in targets:
-                row += f"{med(t, route, conns, 'rps'):>16,.0f}"
+                row += f"{med(t, route, conns, 'rps'):>18,.0f}"
             mine = med("tracker", route, conns, "rps")
             for base in ("bare", "nginx", "tracker-1"):
                 ratio = mine / med(base, route, conns, "rps") if base in targets else float("nan")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -260,4 +261,14 @@ async def test_decorate_over_http_for_one_and_many(
         assert resp.status == 400, bad
     huge = {**ids, "recipient": "r", "html": "<p>" + "x" * 600_000}
     resp = await api.post("/api/v1/decorate", data=json.dumps(huge).encode(), headers=auth)
+    assert resp.status == 413
+
+
+async def test_the_body_limit_is_a_setting(
+    aiohttp_client: Any, settings: Settings, auth: dict[str, str]
+) -> None:
+    small = await aiohttp_client(create_app(replace(settings, max_body=10_000)))
+    batch = json.dumps([event(f"id-{i}", "sent") for i in range(200)]).encode()
+    headers = {**auth, "Content-Type": "application/json"}
+    resp = await small.post("/api/v1/events", data=io.BytesIO(batch), headers=headers)
     assert resp.status == 413

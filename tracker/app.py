@@ -24,9 +24,6 @@ from tracker.webhooks import webhooks_ctx
 
 log = structlog.get_logger("tracker.http")
 
-# Requests to the API carry at most this many bytes of body.
-MAX_BODY = 1024 * 1024
-
 
 @web.middleware
 async def request_log(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -86,7 +83,7 @@ def create_app(
     """The tracker application for ``settings`` (secrets must already be filled in)."""
     # No middleware on the root app: tracking hits take the shortest path aiohttp has, and
     # the raw log and /metrics account for them. The API logs each request itself.
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=settings.max_body)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[TOKENS] = Tokens(settings.secret_keys)

@@ -61,6 +61,8 @@ class Settings:
     # Events per webhook request, and seconds between looks for new events when idle.
     webhook_batch: int = 100
     webhook_interval: float = 1.0
+    # The largest request body accepted (the API's event batches); larger ones get 413.
+    max_body: int = 1024 * 1024
 
     @property
     def sqlite_path(self) -> Path:
@@ -72,7 +74,7 @@ class Settings:
 
 
 _LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies", "webhook_urls"}
-_INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix", "webhook_batch"}
+_INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix", "webhook_batch", "max_body"}
 _FLOAT_KEYS = {"shutdown_timeout", "webhook_interval"}
 _KNOWN = set(Settings.__dataclass_fields__)
 
