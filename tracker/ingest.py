@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.events import EventType, iso
-from tracker.tokens import MAX_ID_LENGTH
+from tracker.tokens import MAX_ID_LENGTH, is_utf8
 
 SEND_TYPES = {
     EventType.SENT,
@@ -58,17 +58,9 @@ def _text(item: dict[str, Any], key: str, required: bool, limit: int = MAX_ID_LE
         return ""
     if not isinstance(value, str) or len(value) > limit:
         raise BadItem(f"{key}: must be a string of at most {limit} characters")
-    if not value.isprintable() or not value.isascii() and not _encodable(value):
+    if not value.isprintable() or not value.isascii() and not is_utf8(value):
         raise BadItem(f"{key}: must be printable UTF-8 text")
     return value
-
-
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _reason(item: dict[str, Any]) -> str | None:

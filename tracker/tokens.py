@@ -61,11 +61,11 @@ def _valid_id(value: Any) -> bool:
     return (
         isinstance(value, str)
         and 0 < len(value) <= MAX_ID_LENGTH
-        and (value.isascii() or _is_utf8(value))
+        and (value.isascii() or is_utf8(value))
     )
 
 
-def _is_utf8(value: str) -> bool:
+def is_utf8(value: str) -> bool:
     """False for a string with a lone surrogate (JSON ``"\\ud800"``): it cannot be stored."""
     try:
         value.encode("utf-8")
