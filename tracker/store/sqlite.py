@@ -11,11 +11,17 @@ from typing import Any
 import aiosqlite
 
 from tracker import metrics
-from tracker.events import EventType, Hit, iso_now
+from tracker.events import EventType, Hit
 from tracker.ingest import SendEvent
-from tracker.rules import dedupe_key
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
+from tracker.store.sqlite_writes import (
+    CHUNK,
+    insert_delivery,
+    insert_hits,
+    insert_send_events,
+    save_cursor,
+)
 from tracker.store.writer import GroupWriter, WriterClosed
 
 Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor
@@ -23,17 +29,6 @@ Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
-# Ids per IN (...) list: well under SQLite's limit on bound parameters.
-_CHUNK = 500
-
-_INSERT_HIT = (
-    "INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,"
-    " link, url, ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-_INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link, url,"
-    " hit_id, dedupe) VALUES (?,?,?,?,?,?,?,?,?,?)"
-)
 
 
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -127,19 +122,14 @@ class SQLiteStore:
         try:
             hits = [unit for unit in units if isinstance(unit, Hit)]
             if hits:
-                _insert_hits(conn, hits)
+                insert_hits(conn, hits)
             for unit in units:
                 if isinstance(unit, DeliveryTemplate):
-                    _insert_delivery(conn, unit)
+                    insert_delivery(conn, unit)
                 elif isinstance(unit, EventBatch):
-                    unit.outcomes = _insert_send_events(conn, unit.events)
+                    unit.outcomes = insert_send_events(conn, unit.events)
                 elif isinstance(unit, WebhookCursor):
-                    conn.execute(
-                        "INSERT INTO webhook_cursors (url, cursor, updated_at) VALUES (?,?,?)"
-                        " ON CONFLICT (url) DO UPDATE SET cursor = excluded.cursor,"
-                        " updated_at = excluded.updated_at",
-                        (unit.url, unit.cursor, iso_now()),
-                    )
+                    save_cursor(conn, unit)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -189,8 +179,8 @@ class SQLiteStore:
     ) -> dict[str, list[tuple[str, str, str | None]]]:
         found: dict[str, list[tuple[str, str, str | None]]] = {}
         unique = list(dict.fromkeys(recipients))
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
+        for start in range(0, len(unique), CHUNK):
+            chunk = unique[start : start + CHUNK]
             rows = await self._rows(
                 "SELECT recipient, type, at, category FROM events"
                 f" WHERE recipient IN ({','.join('?' * len(chunk))})"
@@ -282,114 +272,3 @@ class SQLiteStore:
             entry["clicks"] = r["clicks"]
             entry["unique_clickers"] = r["clickers"]
         return [out[k] for k in sorted(out)]
-
-
-def _insert_hits(conn: sqlite3.Connection, hits: list[Hit]) -> None:
-    """Insert a group of hits and their events with two ``executemany`` calls.
-
-    Ids are given here, not by SQLite, so each event can name its hit without a round trip
-    per row; the transaction holds the write lock, so nobody else takes them meanwhile.
-    """
-    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM hits").fetchone()[0]
-    rows = []
-    events = []
-    for hit_id, hit in enumerate(hits, start=first):
-        m = hit.message
-        rows.append(
-            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, m.recipient,
-             m.campaign, m.email, hit.link, hit.url, hit.ip, hit.user_agent)
-        )  # fmt: skip
-        if hit.event is not None:
-            key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email)
-            events.append(
-                (hit.event, hit.at, m.delivery, m.recipient, m.campaign, m.email, hit.link,
-                 hit.url, hit_id, key)
-            )  # fmt: skip
-    conn.executemany(_INSERT_HIT, rows)
-    conn.executemany(_INSERT_EVENT, events)
-
-
-_INSERT_SEND_EVENT = (
-    "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, message,"
-    " event_id, category, reason, address, flag, dedupe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-
-
-def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT event_id FROM events WHERE event_id IN ({marks})"
-        found.update(row[0] for row in conn.execute(sql, chunk))
-    return found
-
-
-def _announced(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (delivery, message) pairs a stored Sent announced."""
-    found: set[tuple[str, str]] = set()
-    for start in range(0, len(pairs), _CHUNK // 2):
-        chunk = pairs[start : start + _CHUNK // 2]
-        values = ",".join("(?,?)" for _ in chunk)
-        sql = (
-            "SELECT delivery, message FROM events WHERE type = 'sent'"
-            f" AND (delivery, message) IN (VALUES {values})"
-        )
-        found.update((row[0], row[1]) for row in conn.execute(sql, [v for p in chunk for v in p]))
-    return found
-
-
-def _insert_send_events(conn: sqlite3.Connection, events: list[SendEvent]) -> list[str]:
-    """Store a batch under the rules with a few set-wise queries; an outcome per event."""
-    existing = _existing_ids(conn, list({e.id for e in events}))
-    pairs = list({(e.delivery, e.message) for e in events if e.type is not EventType.SENT})
-    announced = _announced(conn, pairs)
-    outcomes: list[str] = [""] * len(events)
-    rows = []
-    for i, e in enumerate(events):
-        if e.id in existing:
-            outcomes[i] = "duplicate"
-            continue
-        existing.add(e.id)  # a repeat within the batch is a duplicate too
-        flag = None
-        if e.type is EventType.SENT:
-            announced.add((e.delivery, e.message))
-        elif (e.delivery, e.message) not in announced:
-            flag = "unknown_message"
-        outcomes[i] = "stored_unknown_message" if flag else "stored"
-        key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
-        rows.append(
-            (e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
-             e.category, e.reason, e.address, flag, key)
-        )  # fmt: skip
-    conn.executemany(_INSERT_SEND_EVENT, rows)
-    # INSERT OR IGNORE skipped what the rules keep once (a second Delivered): find those.
-    kept = _existing_ids(conn, [row[7] for row in rows])
-    for i, e in enumerate(events):
-        if outcomes[i].startswith("stored") and e.id not in kept:
-            outcomes[i] = "ignored"
-    return outcomes
-
-
-def _insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:
-    conn.execute(
-        "INSERT INTO deliveries (delivery, campaign, email, html, track_opens, track_clicks,"
-        " registered_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (delivery) DO UPDATE SET"
-        " campaign = excluded.campaign, email = excluded.email, html = excluded.html,"
-        " track_opens = excluded.track_opens, track_clicks = excluded.track_clicks,"
-        " registered_at = excluded.registered_at",
-        (
-            t.delivery,
-            t.campaign,
-            t.email,
-            t.html,
-            int(t.track_opens),
-            int(t.track_clicks),
-            t.registered_at or iso_now(),
-        ),
-    )
-    conn.execute("DELETE FROM links WHERE delivery = ?", (t.delivery,))
-    conn.executemany(
-        "INSERT INTO links (delivery, link, url) VALUES (?,?,?)",
-        [(t.delivery, n, url) for n, url in t.links],
-    )
