@@ -16,6 +16,7 @@ test: venv
 lint: venv
 	$(BIN)/ruff check tracker tests bench
 	$(BIN)/ruff format --check tracker tests bench
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff format tracker tests bench

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 import structlog
@@ -132,7 +132,7 @@ def _describe_database(settings: Settings) -> str:
 @click.option("--track-clicks/--no-track-clicks", default=True, help="Rewrite links.")
 def decorate(
     config_path: Path | None,
-    template: click.utils.LazyFile,
+    template: IO[str],
     delivery: str,
     campaign: str,
     email_id: str,
@@ -192,7 +192,7 @@ def decorate(
 )
 @click.option("--cafile", default=None, help="Trust this CA bundle for the POST (staging).")
 def check(
-    config_path: Path | None, message_file: click.utils.LazyFile, post: bool, cafile: str | None
+    config_path: Path | None, message_file: IO[bytes], post: bool, cafile: str | None
 ) -> None:
     """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel."""
     from tracker.check import check_message

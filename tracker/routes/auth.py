@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+__all__ = ["Handler", "Middleware", "key_matches", "require_api_key"]
 
 from tracker.keys import SETTINGS
 from tracker.routes.replies import error
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def key_matches(presented: str, keys: Sequence[str]) -> bool:
