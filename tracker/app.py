@@ -18,6 +18,7 @@ from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
 from tracker.routes import api, health, mirror, tracking, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
+from tracker.routes.table import add_fallback, not_found, safe_expect
 from tracker.store import Store, open_store
 from tracker.tokens import Tokens
 from tracker.webhooks import webhooks_ctx
@@ -97,8 +98,11 @@ def create_app(
     app.add_routes(unsubscribe.routes)
     app.add_routes(mirror.routes)
     app.add_routes(health.routes)
+    # The bare prefix is not the sub-application's: answer it here, before it.
+    app.router.add_route("*", "/api/v1", not_found, expect_handler=safe_expect)
     app.add_subapp("/api/v1", api.api_app(request_log))
     assets = static_dir(settings)
     if assets is not None:
-        app.router.add_static("/static", assets)
+        app.router.add_static("/static", assets, expect_handler=safe_expect)
+    add_fallback(app)  # last: what no route above serves
     return app

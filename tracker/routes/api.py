@@ -10,8 +10,9 @@ from tracker.routes.auth import Middleware, require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import error, path_id
 from tracker.routes.sending import routes as sending_routes
+from tracker.routes.table import RouteTable, add_fallback
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 MAX_LIMIT = 1000
 
@@ -59,4 +60,5 @@ def api_app(*middlewares: Middleware) -> web.Application:
     app.add_routes(routes)
     app.add_routes(sending_routes)
     app.add_routes(decorate_routes)
+    add_fallback(app)  # last: an unknown API path gets a JSON 404 from us
     return app

@@ -10,10 +10,11 @@ from aiohttp import web
 from tracker.decorate import decorate_many
 from tracker.keys import SETTINGS, STORE, TOKENS
 from tracker.routes.replies import error
+from tracker.routes.table import RouteTable
 from tracker.store.base import DeliveryTemplate
 from tracker.tokens import Message
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 # The stdlib HTML parser slows down badly on some malformed input: cap the template.
 MAX_HTML = 512 * 1024

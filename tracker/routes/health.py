@@ -7,8 +7,9 @@ from aiohttp import web
 
 from tracker import metrics
 from tracker.keys import STORE
+from tracker.routes.table import RouteTable
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 log = structlog.get_logger("tracker.health")
 
 

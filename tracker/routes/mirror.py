@@ -12,9 +12,10 @@ from aiohttp import web
 from tracker.decorate import decorate
 from tracker.keys import SETTINGS, STORE, TOKENS
 from tracker.pages import error_page, not_found
+from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 # The template is the marketer's, not ours: it may load its images, fonts and styles,
 # never run a script, and its links may only take the reader to a new page.

@@ -12,10 +12,11 @@ from tracker.events import EventType, iso
 from tracker.ingest import BadItem, parse_item
 from tracker.keys import CLOCK, STORE
 from tracker.routes.replies import error, path_id
+from tracker.routes.table import RouteTable
 from tracker.rules import mailability
 from tracker.tokens import MAX_ID_LENGTH
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 # The most events one request may carry; a sender splits bigger batches.
 MAX_BATCH = 10_000

@@ -8,9 +8,10 @@ from tracker import metrics
 from tracker.events import EventType, Route
 from tracker.keys import RECORDER, TOKENS
 from tracker.pages import not_found
+from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 # The smallest transparent 1x1 GIF (43 bytes).
 PIXEL = (

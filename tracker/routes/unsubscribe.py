@@ -15,9 +15,10 @@ from tracker import metrics
 from tracker.events import EventType, Route
 from tracker.keys import PAGES, RECORDER, TOKENS
 from tracker.pages import PAGE_HEADERS, error_page, not_found, render
+from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken, Message
 
-routes = web.RouteTableDef()
+routes = RouteTable()
 
 # An unsubscribe form or one-click body is a few bytes; anything bigger is not one.
 MAX_BODY = 64 * 1024
