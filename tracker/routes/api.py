@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.events import EventType
 from tracker.keys import STORE
 from tracker.routes.auth import Middleware, require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
-from tracker.routes.replies import error, path_id
+from tracker.routes.replies import error, path_id, query_event_type, query_limit
 from tracker.routes.sending import routes as sending_routes
 from tracker.routes.table import RouteTable, add_fallback
 
@@ -21,18 +20,11 @@ MAX_LIMIT = 1000
 async def recipient_tracking(request: web.Request) -> web.Response:
     """The person's activity log: ``?type=`` filters, ``?sort=asc|desc`` (default newest first)."""
     recipient = path_id(request, "recipient")
-    event_type = request.query.get("type") or None
-    if event_type is not None and event_type not in EventType.__members__.values():
-        return error(400, "bad_request", f"type must be one of: {', '.join(EventType)}")
+    event_type = query_event_type(request)
     sort = request.query.get("sort", "desc")
     if sort not in ("asc", "desc"):
         return error(400, "bad_request", "sort must be asc or desc")
-    try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        return error(400, "bad_request", "limit must be an integer")
-    if not 1 <= limit <= MAX_LIMIT:
-        return error(400, "bad_request", f"limit must be between 1 and {MAX_LIMIT}")
+    limit = query_limit(request, 100, MAX_LIMIT)
     items = await request.config_dict[STORE].recipient_tracking(
         recipient, event_type, sort == "desc", limit
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from tracker.decorate import decorate_many
 from tracker.keys import SETTINGS, STORE, TOKENS
-from tracker.routes.replies import error
+from tracker.routes.replies import error, json_body
 from tracker.routes.table import RouteTable
 from tracker.store.base import DeliveryTemplate
 from tracker.tokens import Message
@@ -39,10 +38,7 @@ async def post_decorate(request: web.Request) -> web.Response:
     With ``recipients`` (a list) the answer is a list in the same order. The delivery's
     HTML and numbered links are registered for reports, as ``tracker decorate`` does.
     """
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad_request", "The body must be a JSON object.")
+    body = await json_body(request, "a JSON object")
     if not isinstance(body, dict):
         return error(400, "bad_request", "The body must be a JSON object.")
     ids = _ids(body)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
+from tracker.events import EventType
 from tracker.tokens import MAX_ID_LENGTH
 
 
@@ -14,13 +16,41 @@ def error(status: int, code: str, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
 
+def bad_request(message: str) -> web.HTTPBadRequest:
+    """A 400 to raise, with the same JSON body as ``error``."""
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": "bad_request", "message": message}),
+        content_type="application/json",
+    )
+
+
 def path_id(request: web.Request, name: str) -> str:
     """The path parameter ``name`` as an id: 400 when empty or too long."""
     value = request.match_info[name]
     if not 0 < len(value) <= MAX_ID_LENGTH:
-        message = f"{name} must be 1 to {MAX_ID_LENGTH} characters"
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_request", "message": message}),
-            content_type="application/json",
-        )
+        raise bad_request(f"{name} must be 1 to {MAX_ID_LENGTH} characters")
+    return value
+
+
+async def json_body(request: web.Request, what: str) -> Any:
+    """The request's JSON body; 400 saying it must be ``what`` when it cannot be read."""
+    try:
+        return json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request(f"The body must be {what}.") from None
+
+
+def query_limit(request: web.Request, default: int, most: int) -> int:
+    """``?limit=``, 1 to ``most``; 400 otherwise."""
+    text = request.query.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise bad_request(f"limit must be between 1 and {most}")
+    return int(text)
+
+
+def query_event_type(request: web.Request) -> str | None:
+    """``?type=``, an event type or absent; 400 otherwise."""
+    value = request.query.get("type") or None
+    if value is not None and value not in EventType.__members__.values():
+        raise bad_request(f"type must be one of: {', '.join(EventType)}")
     return value

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from tracker.events import EventType, iso
+from tracker.events import iso
 from tracker.ingest import BadItem, parse_item
 from tracker.keys import CLOCK, STORE
-from tracker.routes.replies import error, path_id
+from tracker.routes.replies import error, json_body, path_id, query_event_type, query_limit
 from tracker.routes.table import RouteTable
 from tracker.rules import mailability
 from tracker.tokens import MAX_ID_LENGTH
@@ -35,10 +34,7 @@ async def post_events(request: web.Request) -> web.Response:
     Idempotent by each item's ``id``: a retried batch changes nothing. A bad item is
     reported with its index and the field at fault; the good items are kept.
     """
-    try:
-        body: Any = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad_request", "The body must be a JSON list of events.")
+    body = await json_body(request, "a JSON list of events")
     if isinstance(body, dict) and isinstance(body.get("events"), list):
         body = body["events"]
     if not isinstance(body, list) or not body:
@@ -80,13 +76,8 @@ async def get_events(request: web.Request) -> web.Response:
     after_text = request.query.get("after") or "0"
     if not after_text.isdigit() or len(after_text) > 19:
         return error(400, "bad_request", "after must be a cursor from an earlier answer")
-    limit_text = request.query.get("limit", "500")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
-        return error(400, "bad_request", f"limit must be between 1 and {MAX_PAGE}")
-    event_type = request.query.get("type") or None
-    if event_type is not None and event_type not in {t.value for t in EventType}:
-        return error(400, "bad_request", f"type must be one of: {', '.join(EventType)}")
-    limit = int(limit_text)
+    limit = query_limit(request, 500, MAX_PAGE)
+    event_type = query_event_type(request)
     items = await request.config_dict[STORE].events_after(int(after_text), limit, event_type)
     full = len(items) == limit
     return web.json_response({"items": items, "next": items[-1]["cursor"] if full else None})
@@ -118,10 +109,7 @@ async def get_mailable(request: web.Request) -> web.Response:
 @routes.post("/mailable")
 async def post_mailable(request: web.Request) -> web.Response:
     """``{recipients: [...], campaign?}`` → ``{results: [...]}``, one answer per recipient."""
-    try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "bad_request", "The body must be a JSON object.")
+    body = await json_body(request, "a JSON object")
     recipients = body.get("recipients") if isinstance(body, dict) else None
     if not isinstance(recipients, list) or not 0 < len(recipients) <= MAX_BATCH:
         return error(400, "bad_request", f"recipients: a list of 1 to {MAX_BATCH} ids")

@@ -147,12 +147,7 @@ class SQLiteStore:
         await self._rows("SELECT 1", ())
 
     async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
-        rows = await self._rows(
-            "SELECT type, at, category FROM events WHERE recipient = ?"
-            " AND type IN ('unsubscribed', 'hard_bounced') ORDER BY at",
-            (recipient,),
-        )
-        return [(r["type"], r["at"], r["category"]) for r in rows]
+        return (await self.suppressions_many([recipient])).get(recipient, [])
 
     async def events_after(
         self, after: int, limit: int, event_type: str | None
