@@ -33,12 +33,13 @@ class Route(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hit:
     """One verified request to a tracking route: a row of the raw tracking log.
 
     ``event`` is the activity-log event the hit makes (None for a HEAD, a GET of the
-    unsubscribe form, …); the store applies the dedupe rule to it.
+    unsubscribe form, …); the store applies the dedupe rule to it. Not frozen: one is
+    built per request, and a frozen dataclass's ``__init__`` costs four times as much.
     """
 
     route: Route

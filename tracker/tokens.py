@@ -1,10 +1,12 @@
 """Signed, self-contained, URL-safe tokens: one serializer per purpose.
 
-A token is ``base64(json(payload)).signature`` (itsdangerous ``URLSafeSerializer``,
-compressed with zlib when that is shorter). The payload is a compact JSON list, so the
-server needs no lookup to verify a token or to redirect. Salts separate purposes: an open
-token never verifies as a click or unsubscribe token. Several keys may be configured; the
-newest (last) signs and all verify, so rotating never breaks a mail already in an inbox.
+A token is ``base64(json(payload)).signature`` (itsdangerous ``URLSafeSerializer``;
+a payload longer than COMPRESS_ABOVE bytes is compressed with zlib, as itsdangerous
+would, while a short one is not: inflating costs more per hit than its bytes save). The
+payload is a compact JSON list, so the server needs no lookup to verify a token or to
+redirect. Salts separate purposes: an open token never verifies as a click or unsubscribe
+token. Several keys may be configured; the newest (last) signs and all verify, so
+rotating never breaks a mail already in an inbox.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from itsdangerous import URLSafeSerializer
+from itsdangerous import URLSafeSerializer, base64_encode
+from itsdangerous.serializer import Serializer
 
 from tracker.urls import is_trackable_url, to_ascii
 from tracker.verify import BadSignature, Verifier
@@ -24,11 +27,26 @@ MAX_TOKEN_LENGTH = 4096
 MAX_ID_LENGTH = 256
 # Link numbers run from 0 to MAX_LINKS - 1.
 MAX_LINKS = 100_000
+# Payloads (compact JSON) up to this many bytes are signed uncompressed.
+COMPRESS_ABOVE = 400
 
 SALT_OPEN = "tracker.open.v1"
 SALT_CLICK = "tracker.click.v1"
 SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
 SALT_VIEW = "tracker.view.v1"
+
+
+class _URLSafeSerializer(URLSafeSerializer):
+    """itsdangerous's ``URLSafeSerializer`` that leaves short payloads uncompressed.
+
+    Any itsdangerous ``URLSafeSerializer`` with the same key and salt reads its tokens.
+    """
+
+    def dump_payload(self, obj: Any) -> bytes:
+        compact = Serializer.dump_payload(self, obj)
+        if len(compact) > COMPRESS_ABOVE:
+            return super().dump_payload(obj)
+        return base64_encode(compact)
 
 
 class BadToken(ValueError):
@@ -101,10 +119,10 @@ class Tokens:
         if not secret_keys:
             raise ValueError("at least one secret key is needed")
         keys = list(secret_keys)
-        self._open = URLSafeSerializer(keys, salt=SALT_OPEN)
-        self._click = URLSafeSerializer(keys, salt=SALT_CLICK)
-        self._unsubscribe = URLSafeSerializer(keys, salt=SALT_UNSUBSCRIBE)
-        self._view = URLSafeSerializer(keys, salt=SALT_VIEW)
+        self._open = _URLSafeSerializer(keys, salt=SALT_OPEN)
+        self._click = _URLSafeSerializer(keys, salt=SALT_CLICK)
+        self._unsubscribe = _URLSafeSerializer(keys, salt=SALT_UNSUBSCRIBE)
+        self._view = _URLSafeSerializer(keys, salt=SALT_VIEW)
         self._read_open = Verifier(keys, SALT_OPEN)
         self._read_click = Verifier(keys, SALT_CLICK)
         self._read_unsubscribe = Verifier(keys, SALT_UNSUBSCRIBE)

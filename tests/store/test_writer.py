@@ -75,3 +75,18 @@ async def test_close_commits_everything_queued_then_refuses_work() -> None:
     assert sum(len(g) for g in commit.groups) == 50
     with pytest.raises(WriterClosed):
         writer.submit(99)
+
+
+async def test_a_cancelled_waiter_cancels_neither_the_commit_nor_the_others() -> None:
+    commit = Recorder()
+    writer: GroupWriter[int] = GroupWriter(commit, max_group=1000)
+    writer.start()
+    leaving = asyncio.create_task(writer.write(1))
+    staying = asyncio.create_task(writer.write(2))
+    await asyncio.sleep(0)  # both queued in one group
+    leaving.cancel()
+    await staying  # the group's commit completes for the one that stayed
+    with pytest.raises(asyncio.CancelledError):
+        await leaving  # woken after the commit, then cancelled
+    await writer.close()
+    assert [u for g in commit.groups for u in g] == [1, 2]
