@@ -64,16 +64,24 @@ def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
 
 
 def _announced(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (delivery, message) pairs a stored Sent announced."""
+    """The (delivery, message) pairs a stored Sent announced.
+
+    One query per delivery with ``message IN (...)``, so each is an index search; a
+    row-value ``(delivery, message) IN (VALUES ...)`` would scan the whole index.
+    """
+    by_delivery: dict[str, list[str]] = {}
+    for delivery, message in pairs:
+        by_delivery.setdefault(delivery, []).append(message)
     found: set[tuple[str, str]] = set()
-    for start in range(0, len(pairs), CHUNK // 2):
-        chunk = pairs[start : start + CHUNK // 2]
-        values = ",".join("(?,?)" for _ in chunk)
-        sql = (
-            "SELECT delivery, message FROM events WHERE type = 'sent'"
-            f" AND (delivery, message) IN (VALUES {values})"
-        )
-        found.update((row[0], row[1]) for row in conn.execute(sql, [v for p in chunk for v in p]))
+    for delivery, messages in by_delivery.items():
+        for start in range(0, len(messages), CHUNK):
+            chunk = messages[start : start + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                "SELECT message FROM events WHERE type = 'sent' AND delivery = ?"
+                f" AND message IN ({marks})"
+            )
+            found.update((delivery, row[0]) for row in conn.execute(sql, [delivery, *chunk]))
     return found
 
 
@@ -101,10 +109,12 @@ def insert_send_events(conn: sqlite3.Connection, events: list[SendEvent]) -> lis
              e.category, e.reason, e.address, flag, key)
         )  # fmt: skip
     conn.executemany(_INSERT_SEND_EVENT, rows)
-    # INSERT OR IGNORE skipped what the rules keep once (a second Delivered): find those.
-    kept = _existing_ids(conn, [row[7] for row in rows])
+    # INSERT OR IGNORE skipped only rows the rules keep once (a second Delivered); ids were
+    # checked above, so only the rows with a dedupe key need looking up again.
+    once = {row[7] for row in rows if row[12] is not None}
+    kept = _existing_ids(conn, list(once))
     for i, e in enumerate(events):
-        if outcomes[i].startswith("stored") and e.id not in kept:
+        if e.id in once and e.id not in kept and outcomes[i].startswith("stored"):
             outcomes[i] = "ignored"
     return outcomes
 
