@@ -52,9 +52,18 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_KEY}"}
 
 
+# A person's mail program (Apple Mail on a Mac): what most test hits claim to be. The
+# user-agent signal calls aiohttp's own user agent a machine's, as it should.
+PERSON = {
+    "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"
+    " (KHTML, like Gecko)"
+}
+
+
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    return await aiohttp_client(create_app(settings))
+    """A client of the app whose requests come from a person's mail program."""
+    return await aiohttp_client(create_app(settings), headers=PERSON)
 
 
 @pytest.fixture

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import PERSON
+from tracker.app import create_app
+from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
 
 
@@ -20,8 +26,12 @@ async def test_api_needs_a_key(client: TestClient) -> None:
 
 
 async def test_reports_follow_the_event_rules(
-    client: TestClient, tokens: Tokens, auth: dict[str, str]
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str]
 ) -> None:
+    # Bob's two clicks a moment apart would be Marketo's proximity pattern: verdicts have
+    # their own tests (test_verdicts.py); here only the rules of events are checked.
+    no_proximity = replace(settings, signals=("method", "user_agent", "network"))
+    client = await aiohttp_client(create_app(no_proximity), headers=PERSON)
     alice = Message("spring", "alice", "c", "e")
     bob = Message("spring", "bob", "c", "e")
     for m in (alice, alice, bob):

@@ -20,6 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import PERSON
 from tests.serverproc import ServerProcess, clean_env, free_port
 from tracker.routes.tracking import PIXEL
 from tracker.tokens import Click, Message, Tokens
@@ -109,6 +110,7 @@ def new_session() -> aiohttp.ClientSession:
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=CONCURRENCY),
         timeout=aiohttp.ClientTimeout(total=15),
+        headers=PERSON,
     )
     # Like aiohttp's own TestClient: one attempt per request, no silent resend of a GET on
     # a keep-alive socket the server closed, so each failure is what the server did.

@@ -18,6 +18,10 @@ from typing import Any
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+# The verdict signals (tracker.verdicts), each switchable.
+SIGNALS = ("method", "user_agent", "network", "after_send", "proximity", "honeypot")
+
+
 class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the key."""
 
@@ -63,6 +67,16 @@ class Settings:
     webhook_interval: float = 1.0
     # The largest request body accepted (the API's event batches); larger ones get 413.
     max_body: int = 1024 * 1024
+    # Bot and machine-open signals in use (see tracker.verdicts); "none" switches all off.
+    signals: tuple[str, ...] = SIGNALS
+    # A folder of extra or replacing network lists (see tracker.netlists).
+    netlists_dir: str = ""
+    # A hit this soon after the message's Sent/Delivered is a machine's.
+    after_send_seconds: float = 5.0
+    # Clicks of one recipient on one delivery this close together are bot (0 to 3).
+    proximity_seconds: float = 2.0
+    # Clicks this close to a click on the honeypot link of the same message are bot.
+    honeypot_seconds: float = 30.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -73,9 +87,15 @@ class Settings:
         return Path(url.removeprefix("sqlite:///"))
 
 
-_LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies", "webhook_urls"}
+_LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies", "webhook_urls", "signals"}
 _INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix", "webhook_batch", "max_body"}
-_FLOAT_KEYS = {"shutdown_timeout", "webhook_interval"}
+_FLOAT_KEYS = {
+    "shutdown_timeout",
+    "webhook_interval",
+    "after_send_seconds",
+    "proximity_seconds",
+    "honeypot_seconds",
+}
 _KNOWN = set(Settings.__dataclass_fields__)
 
 
@@ -93,6 +113,12 @@ def _coerce(key: str, value: Any) -> Any:
             items = _split(value)
             if key == "trusted_proxies":
                 return tuple(ipaddress.ip_network(i, strict=False) for i in items)
+            if key == "signals":
+                if items == ["none"]:
+                    return ()
+                unknown = set(items) - set(SIGNALS)
+                if unknown:
+                    raise ValueError(f"unknown signal {sorted(unknown)[0]!r}")
             return tuple(items)
         if key in _INT_KEYS:
             return int(value)
@@ -141,6 +167,8 @@ def load(
     for url in settings.webhook_urls:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"webhook_urls: not an http(s) URL: {url[:60]}")
+    if not 0 <= settings.proximity_seconds <= 3:
+        raise ConfigError("proximity_seconds: must be between 0 and 3")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
     return settings

@@ -17,6 +17,8 @@ def dedupe_key(
     campaign: str,
     email: str,
     message: str = "",
+    *,
+    machine: bool = False,
 ) -> str | None:
     """The key under which only one event of this kind is kept; None when all are kept.
 
@@ -26,7 +28,10 @@ def dedupe_key(
     message (a delivery's copy for one recipient). Clicked and Sent count every time.
     """
     if event is EventType.OPENED:
-        return _SEP.join(("opened", email, recipient, campaign))
+        # A machine's open (a proxy, a scanner) has its own key: a person's open after it
+        # is still their Opened.
+        kind = "opened-machine" if machine else "opened"
+        return _SEP.join((kind, email, recipient, campaign))
     if event is EventType.UNSUBSCRIBED:
         return _SEP.join(("unsubscribed", recipient))
     if event is EventType.DELIVERED:

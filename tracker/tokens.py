@@ -27,6 +27,8 @@ MAX_TOKEN_LENGTH = 4096
 MAX_ID_LENGTH = 256
 # Link numbers run from 0 to MAX_LINKS - 1.
 MAX_LINKS = 100_000
+# The link number of the invisible honeypot link decorate adds: no person clicks it.
+HONEYPOT_LINK = MAX_LINKS - 1
 # Payloads (compact JSON) up to this many bytes are signed uncompressed.
 COMPRESS_ABOVE = 400
 

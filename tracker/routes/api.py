@@ -7,7 +7,7 @@ from aiohttp import web
 from tracker.keys import STORE
 from tracker.routes.auth import Middleware, require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
-from tracker.routes.replies import error, path_id, query_event_type, query_limit
+from tracker.routes.replies import error, path_id, query_event_type, query_limit, query_traffic
 from tracker.routes.sending import routes as sending_routes
 from tracker.routes.table import RouteTable, add_fallback
 
@@ -26,7 +26,7 @@ async def recipient_tracking(request: web.Request) -> web.Response:
         return error(400, "bad_request", "sort must be asc or desc")
     limit = query_limit(request, 100, MAX_LIMIT)
     items = await request.config_dict[STORE].recipient_tracking(
-        recipient, event_type, sort == "desc", limit
+        recipient, event_type, sort == "desc", limit, query_traffic(request)
     )
     return web.json_response({"recipient": recipient, "items": items})
 
@@ -35,7 +35,7 @@ async def recipient_tracking(request: web.Request) -> web.Response:
 async def delivery_stats(request: web.Request) -> web.Response:
     """Counts of the delivery's events so far; opened is after the dedupe rule."""
     delivery = path_id(request, "delivery")
-    stats = await request.config_dict[STORE].delivery_stats(delivery)
+    stats = await request.config_dict[STORE].delivery_stats(delivery, query_traffic(request))
     return web.json_response({"delivery": delivery, **stats})
 
 
@@ -43,7 +43,8 @@ async def delivery_stats(request: web.Request) -> web.Response:
 async def delivery_urls(request: web.Request) -> web.Response:
     """Each link of the delivery: position, URL, clicks and unique clickers."""
     delivery = path_id(request, "delivery")
-    return web.json_response(await request.config_dict[STORE].delivery_urls(delivery))
+    urls = await request.config_dict[STORE].delivery_urls(delivery, query_traffic(request))
+    return web.json_response(urls)
 
 
 def api_app(*middlewares: Middleware) -> web.Application:

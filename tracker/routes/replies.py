@@ -54,3 +54,11 @@ def query_event_type(request: web.Request) -> str | None:
     if value is not None and value not in EventType.__members__.values():
         raise bad_request(f"type must be one of: {', '.join(EventType)}")
     return value
+
+
+def query_traffic(request: web.Request) -> str:
+    """``?traffic=``: ``human`` (the default), ``machine`` or ``all``; 400 otherwise."""
+    value = request.query.get("traffic", "human")
+    if value not in ("human", "machine", "all"):
+        raise bad_request("traffic must be one of: human, machine, all")
+    return value

@@ -13,6 +13,12 @@ def open_store(settings: Settings) -> Store:
     url = settings.database_url
     if not url or url.startswith("sqlite:"):
         from tracker.store.sqlite import SQLiteStore
+        from tracker.store.sqlite_scoring import Scoring
 
-        return SQLiteStore(settings.sqlite_path, settings.synchronous, settings.max_group)
+        return SQLiteStore(
+            settings.sqlite_path,
+            settings.synchronous,
+            settings.max_group,
+            Scoring.for_settings(settings),
+        )
     raise ConfigError(f"database_url: unsupported scheme {url.split(':', 1)[0]!r}")

@@ -90,12 +90,18 @@ class Store(Protocol):
     async def delivery(self, delivery: str) -> DeliveryTemplate | None: ...
 
     async def recipient_tracking(
-        self, recipient: str, event_type: str | None, newest_first: bool, limit: int
+        self,
+        recipient: str,
+        event_type: str | None,
+        newest_first: bool,
+        limit: int,
+        traffic: str = "human",
     ) -> list[dict[str, Any]]: ...
 
-    async def delivery_stats(self, delivery: str) -> dict[str, int]: ...
+    async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]: ...
 
-    async def delivery_urls(self, delivery: str) -> list[dict[str, Any]]: ...
+    async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
+        """Per link: URL, clicks, unique clickers (``traffic``: human, machine or all)."""
 
     async def ping(self) -> None:
         """Raise if the database cannot be read."""

@@ -78,6 +78,17 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 4: verdicts (human, machine_open, bot) with reasons; mail client and device per hit.
+    # Hits stored before have none: reports count them as people, `tracker rescore` judges.
+    """
+    ALTER TABLE hits ADD COLUMN verdict TEXT;
+    ALTER TABLE hits ADD COLUMN reasons TEXT;
+    ALTER TABLE hits ADD COLUMN client TEXT;
+    ALTER TABLE hits ADD COLUMN device TEXT;
+    ALTER TABLE events ADD COLUMN verdict TEXT;
+    CREATE INDEX events_sends ON events (delivery, recipient, at)
+        WHERE type IN ('sent', 'delivered');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

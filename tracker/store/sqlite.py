@@ -11,10 +11,12 @@ from typing import Any
 import aiosqlite
 
 from tracker import metrics
+from tracker.config import Settings
 from tracker.events import EventType, Hit
 from tracker.ingest import SendEvent
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
+from tracker.store.sqlite_scoring import Scoring
 from tracker.store.sqlite_writes import (
     CHUNK,
     insert_delivery,
@@ -25,6 +27,22 @@ from tracker.store.sqlite_writes import (
 from tracker.store.writer import GroupWriter, WriterClosed
 
 Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor
+
+JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
+VERDICTS = ("human", "machine_open", "bot")
+
+
+def traffic_filter(traffic: str) -> str:
+    """SQL for the events a report counts: people only, machines only, or all.
+
+    Events without a verdict (delivery events; hits stored before verdicts) are people's.
+    """
+    if traffic == "human":
+        return "coalesce(verdict, 'human') = 'human'"
+    if traffic == "machine":
+        return "coalesce(verdict, 'human') != 'human'"
+    return "1"
+
 
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
@@ -43,8 +61,15 @@ def connect(path: Path, synchronous: str) -> sqlite3.Connection:
 class SQLiteStore:
     """Hits and events in one SQLite file; see tracker.store.base.Store."""
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL", max_group: int = 2048) -> None:
+    def __init__(
+        self,
+        path: Path,
+        synchronous: str = "NORMAL",
+        max_group: int = 2048,
+        scoring: Scoring | None = None,
+    ) -> None:
         self.path = path
+        self._scoring = scoring or Scoring.for_settings(Settings())
         self._synchronous = synchronous
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._conn: sqlite3.Connection | None = None
@@ -122,7 +147,7 @@ class SQLiteStore:
         try:
             hits = [unit for unit in units if isinstance(unit, Hit)]
             if hits:
-                insert_hits(conn, hits)
+                insert_hits(conn, hits, self._scoring)
             for unit in units:
                 if isinstance(unit, DeliveryTemplate):
                     insert_delivery(conn, unit)
@@ -158,7 +183,8 @@ class SQLiteStore:
         params: tuple[Any, ...] = (after, event_type) if event_type else (after,)
         rows = await self._rows(
             "SELECT events.id AS cursor, coalesce(event_id, 'e' || events.id) AS id, type, at,"
-            " delivery, recipient, campaign, email, message, link, url, category, reason, flag"
+            " delivery, recipient, campaign, email, message, link, url, category, reason, flag,"
+            " verdict"
             f" FROM events WHERE {where} ORDER BY events.id LIMIT ?",
             (*params, limit),
         )
@@ -213,49 +239,76 @@ class SQLiteStore:
         )
 
     async def recipient_tracking(
-        self, recipient: str, event_type: str | None, newest_first: bool, limit: int
+        self,
+        recipient: str,
+        event_type: str | None,
+        newest_first: bool,
+        limit: int,
+        traffic: str = "human",
     ) -> list[dict[str, Any]]:
         order = "DESC" if newest_first else "ASC"
         where = "recipient = ?" + (" AND type = ?" if event_type else "")
         params: tuple[Any, ...] = (recipient, event_type) if event_type else (recipient,)
         rows = await self._rows(
-            "SELECT id, type, at, delivery, recipient, campaign, email, link, url FROM events"
-            f" WHERE {where} ORDER BY at {order}, id {order} LIMIT ?",
+            "SELECT events.id, type, at, delivery, recipient, campaign, email, link, url,"
+            " coalesce(verdict, 'human') AS verdict FROM events"
+            f" WHERE {where} AND {traffic_filter(traffic)}"
+            f" ORDER BY at {order}, events.id {order} LIMIT ?",
             (*params, limit),
         )
-        return [dict(row) for row in rows]
+        out = []
+        for row in rows:
+            item = dict(row)
+            if item["type"] not in JUDGED_TYPES:
+                del item["verdict"]
+            out.append(item)
+        return out
 
-    async def delivery_stats(self, delivery: str) -> dict[str, int]:
+    async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]:
         rows = await self._rows(
-            "SELECT type, count(*) AS n, count(DISTINCT recipient) AS people FROM events"
-            " WHERE delivery = ? GROUP BY type",
+            "SELECT type, coalesce(verdict, 'human') AS verdict, count(*) AS n,"
+            " count(DISTINCT recipient) AS people FROM events"
+            " WHERE delivery = ? GROUP BY type, 2",
             (delivery,),
         )
-        by_type = {row["type"]: row for row in rows}
+        counted = {"human": ("human",), "machine": ("machine_open", "bot"), "all": VERDICTS}
+        wanted = counted[traffic]
 
-        def count(kind: EventType) -> int:
-            return int(by_type[kind]["n"]) if kind in by_type else 0
+        def count(kind: EventType, field: str = "n", verdicts: tuple[str, ...] = wanted) -> int:
+            if kind not in JUDGED_TYPES:
+                verdicts = VERDICTS
+            return sum(
+                int(r[field]) for r in rows if r["type"] == kind and r["verdict"] in verdicts
+            )
 
-        clicked = by_type.get(EventType.CLICKED)
         return {
+            "traffic": traffic,
             "sent": count(EventType.SENT),
             "delivered": count(EventType.DELIVERED),
             "hard_bounced": count(EventType.HARD_BOUNCED),
             "soft_bounced": count(EventType.SOFT_BOUNCED),
             "opened": count(EventType.OPENED),
             "clicks": count(EventType.CLICKED),
-            "unique_clickers": int(clicked["people"]) if clicked else 0,
+            # Per verdict, so a person is not counted twice.
+            "unique_clickers": count(EventType.CLICKED, "people"),
             "unsubscribed": count(EventType.UNSUBSCRIBED),
+            # Machine traffic, shown apart whatever ``traffic`` asks for.
+            "machine": {
+                "machine_opens": count(EventType.OPENED, verdicts=("machine_open",)),
+                "bot_opens": count(EventType.OPENED, verdicts=("bot",)),
+                "bot_clicks": count(EventType.CLICKED, verdicts=("bot",)),
+            },
         }
 
-    async def delivery_urls(self, delivery: str) -> list[dict[str, Any]]:
+    async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
         registered = await self._rows(
             "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
         )
         clicked = await self._rows(
             "SELECT link, min(url) AS url, count(*) AS clicks,"
             " count(DISTINCT recipient) AS clickers FROM events"
-            " WHERE delivery = ? AND type = 'clicked' GROUP BY link",
+            f" WHERE delivery = ? AND type = 'clicked' AND {traffic_filter(traffic)}"
+            " GROUP BY link",
             (delivery,),
         )
         out: dict[int, dict[str, Any]] = {

@@ -4,47 +4,68 @@ from __future__ import annotations
 
 import sqlite3
 
-from tracker.events import EventType, Hit, iso_now
+from tracker.events import EventType, Hit, Route, iso_now
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
 from tracker.store.base import DeliveryTemplate, WebhookCursor
+from tracker.store.sqlite_scoring import Probe, Scoring, apply_flips, score
+from tracker.useragents import read_agent
+from tracker.verdicts import Verdict
 
 # Ids per IN (...) list: well under SQLite's limit on bound parameters.
 CHUNK = 500
 
 _INSERT_HIT = (
     "INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,"
-    " link, url, ip, user_agent) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " link, url, ip, user_agent, verdict, reasons, client, device)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link, url,"
-    " hit_id, dedupe) VALUES (?,?,?,?,?,?,?,?,?,?)"
+    " hit_id, dedupe, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
+_JUDGED = (Route.OPEN, Route.CLICK)
 
 
-def insert_hits(conn: sqlite3.Connection, hits: list[Hit]) -> None:
-    """Insert a group of hits and their events with two ``executemany`` calls.
+def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> None:
+    """Insert a group of hits, judged, and their events with two ``executemany`` calls.
 
     Ids are given here, not by SQLite, so each event can name its hit without a round trip
     per row; the transaction holds the write lock, so nobody else takes them meanwhile.
+    An Opened made by a machine is kept under its own dedupe key: it does not use up the
+    recipient's one human Opened.
     """
     first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM hits").fetchone()[0]
+    probes = [
+        Probe(hit_id, hit.at, hit.route, hit.method, hit.message.delivery,
+              hit.message.recipient, hit.link, hit.ip, hit.user_agent)
+        for hit_id, hit in enumerate(hits, start=first)
+        if hit.route in _JUDGED
+    ]  # fmt: skip
+    scored = score(conn, probes, scoring)
+    verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
     rows = []
     events = []
     for hit_id, hit in enumerate(hits, start=first):
         m = hit.message
+        verdict, reasons = verdicts.get(hit_id, (None, None))
+        agent = read_agent(hit.user_agent) if verdict is not None else None
         rows.append(
             (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, m.recipient,
-             m.campaign, m.email, hit.link, hit.url, hit.ip, hit.user_agent)
+             m.campaign, m.email, hit.link, hit.url, hit.ip, hit.user_agent, verdict, reasons,
+             agent.client if agent else None, agent.device if agent else None)
         )  # fmt: skip
         if hit.event is not None:
-            key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email)
+            machine = verdict is not None and verdict is not Verdict.HUMAN
+            key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email,
+                             machine=machine)  # fmt: skip
             events.append(
                 (hit.event, hit.at, m.delivery, m.recipient, m.campaign, m.email, hit.link,
-                 hit.url, hit_id, key)
+                 hit.url, hit_id, key, verdict)
             )  # fmt: skip
     conn.executemany(_INSERT_HIT, rows)
     conn.executemany(_INSERT_EVENT, events)
+    apply_flips(conn, scored.flipped)
 
 
 _INSERT_SEND_EVENT = (

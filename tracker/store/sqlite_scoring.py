@@ -1,0 +1,197 @@
+"""Verdicts in the writer's transaction: each hit's context, read set-wise from SQLite.
+
+Used for new hits (``insert_hits``) and to re-score stored ones (``rescore``). A new hit
+can also reveal older ones: the first click of a burst, or the clicks just before a
+honeypot click. Those stored clicks are turned to ``bot`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from tracker.config import Settings
+from tracker.events import Route, iso
+from tracker.tokens import HONEYPOT_LINK
+from tracker.verdicts import Context, Judge, Verdict, judge_for
+
+CHUNK = 500
+
+
+class Probe(NamedTuple):
+    """The fields of a hit that its verdict depends on."""
+
+    id: int
+    at: str
+    route: str
+    method: str
+    delivery: str
+    recipient: str
+    link: int | None
+    ip: str | None
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """The judge and the windows of the context signals."""
+
+    judge: Judge
+    proximity_seconds: float = 2.0
+    honeypot_seconds: float = 30.0
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Scoring:
+        return cls(judge_for(settings), settings.proximity_seconds, settings.honeypot_seconds)
+
+
+@dataclass
+class Neighbour:
+    id: int
+    seconds: float
+    link: int | None
+    verdict: str | None
+    reasons: str
+
+
+@dataclass
+class Scored:
+    """Verdicts of the probes, and stored clicks they turn to bot (id -> reason added)."""
+
+    verdicts: list[tuple[Verdict, str]]
+    flipped: dict[int, str] = field(default_factory=dict)
+
+
+def seconds(at: str) -> float:
+    """Seconds since the epoch of a stored ISO time."""
+    return datetime.fromisoformat(at).timestamp()
+
+
+def _by_delivery(probes: Iterable[Probe]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for p in probes:
+        out.setdefault(p.delivery, set()).add(p.recipient)
+    return {d: sorted(r) for d, r in out.items()}
+
+
+def _send_times(conn: sqlite3.Connection, probes: list[Probe]) -> dict[tuple[str, str], list[str]]:
+    """Sent and Delivered times of each (delivery, recipient), oldest first."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for delivery, recipients in _by_delivery(probes).items():
+        for start in range(0, len(recipients), CHUNK):
+            chunk = recipients[start : start + CHUNK]
+            rows = conn.execute(
+                "SELECT recipient, at FROM events WHERE type IN ('sent', 'delivered')"
+                f" AND delivery = ? AND recipient IN ({','.join('?' * len(chunk))}) ORDER BY at",
+                [delivery, *chunk],
+            )
+            for recipient, at in rows:
+                found.setdefault((delivery, recipient), []).append(at)
+    return found
+
+
+def _stored_clicks(
+    conn: sqlite3.Connection, probes: list[Probe], window: float
+) -> dict[tuple[str, str], list[Neighbour]]:
+    """Stored GET clicks of the probes' (delivery, recipient) pairs near their times."""
+    if not probes:
+        return {}
+    low = min(p.at for p in probes)
+    found: dict[tuple[str, str], list[Neighbour]] = {}
+    for delivery, recipients in _by_delivery(probes).items():
+        for start in range(0, len(recipients), CHUNK):
+            chunk = recipients[start : start + CHUNK]
+            rows = conn.execute(
+                "SELECT id, recipient, at, link, verdict, reasons FROM hits INDEXED BY"
+                f" hits_recipient WHERE recipient IN ({','.join('?' * len(chunk))})"
+                " AND delivery = ? AND route = 'click' AND method = 'GET' AND at >= ?",
+                [*chunk, delivery, _iso_minus(low, window)],
+            )
+            for hit_id, recipient, at, link, verdict, reasons in rows:
+                found.setdefault((delivery, recipient), []).append(
+                    Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
+                )
+    return found
+
+
+def _iso_minus(at: str, window: float) -> str:
+    moment = datetime.fromisoformat(at)
+    return iso(datetime.fromtimestamp(moment.timestamp() - window - 1, moment.tzinfo))
+
+
+def score(conn: sqlite3.Connection, probes: list[Probe], scoring: Scoring) -> Scored:
+    """Verdicts for ``probes`` (in id order); stored neighbours are read, not written."""
+    judge = scoring.judge
+    on = judge.signals
+    sends = _send_times(conn, probes) if "after_send" in on else {}
+    clicks = [p for p in probes if p.route == Route.CLICK and p.method == "GET"]
+    click_ids = {p.id for p in clicks}
+    window = max(scoring.proximity_seconds, scoring.honeypot_seconds)
+    near_on = "proximity" in on or "honeypot" in on
+    stored = _stored_clicks(conn, clicks, window) if near_on and clicks else {}
+    # The probes' own clicks are neighbours too (when new, they are not stored yet).
+    pending: dict[tuple[str, str], list[Neighbour]] = {}
+    probe_ids = {p.id for p in probes}
+    for p in clicks:
+        pending.setdefault((p.delivery, p.recipient), []).append(
+            Neighbour(p.id, seconds(p.at), p.link, None, "")
+        )
+    result = Scored([])
+    for p in probes:
+        key = (p.delivery, p.recipient)
+        at = seconds(p.at)
+        since = None
+        for sent_at in sends.get(key, ()):
+            sent = seconds(sent_at)
+            if sent <= at:
+                since = at - sent
+        proximity = honeypot = False
+        if p.id in click_ids:
+            others = pending.get(key, []) + [
+                n for n in stored.get(key, []) if n.id not in probe_ids
+            ]
+            for n in others:
+                if n.id == p.id:
+                    continue
+                gap = abs(n.seconds - at)
+                if gap <= scoring.proximity_seconds and n.link != p.link and "proximity" in on:
+                    proximity = True
+                    _flip(result, n, probe_ids, "proximity")
+                if p.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds and "honeypot" in on:
+                    _flip(result, n, probe_ids, "honeypot")
+                if n.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds:
+                    honeypot = True
+            honeypot = honeypot or p.link == HONEYPOT_LINK
+        context = Context(since, proximity, honeypot)
+        result.verdicts.append(judge.judge(p.route, p.method, p.ip, p.user_agent, context))
+    return result
+
+
+def _flip(result: Scored, n: Neighbour, probe_ids: set[int], reason: str) -> None:
+    """Turn a stored click to bot (probes get theirs from their own context)."""
+    if n.id in probe_ids or n.verdict == Verdict.BOT and reason in n.reasons.split(","):
+        return
+    reasons = [r for r in n.reasons.split(",") if r]
+    already = result.flipped.get(n.id)
+    if already is not None:
+        reasons = already.split(",")
+    if reason not in reasons:
+        reasons.append(reason)
+    result.flipped[n.id] = ",".join(reasons)
+
+
+def apply_flips(conn: sqlite3.Connection, flipped: dict[int, str]) -> None:
+    """Write the stored clicks a new hit revealed as bot, and their Clicked events."""
+    if not flipped:
+        return
+    conn.executemany(
+        "UPDATE hits SET verdict = 'bot', reasons = ? WHERE id = ?",
+        [(reasons, hit_id) for hit_id, reasons in flipped.items()],
+    )
+    conn.executemany(
+        "UPDATE events SET verdict = 'bot' WHERE hit_id = ? AND type = 'clicked'",
+        [(hit_id,) for hit_id in flipped],
+    )

@@ -1,0 +1,70 @@
+"""What a user agent says: mail client, device, and whether a machine sent the request.
+
+Two maintained libraries do the reading. ua-parser (the uap-core rules, with its native
+accelerator) names the client family, the OS and the device, and calls known crawlers
+"Spider"; crawlerdetect (the CrawlerDetect patterns) knows many more crawlers, scanners
+and HTTP libraries. A send sees few distinct user agents, so each reading is cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+from crawlerdetect import CrawlerDetect
+from ua_parser import parse
+
+# ua-parser's names for clients that are mail programs (the "mail client" of reports):
+# crawlerdetect's generic patterns must not call a person's mail program a crawler.
+MAIL_CLIENTS = frozenset(
+    {"Apple Mail", "Outlook", "Thunderbird", "Windows Live Mail", "Lotus Notes", "Airmail"}
+)
+MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One user agent, read once."""
+
+    client: str  # ua-parser's family: "Apple Mail", "Outlook", "Chrome Mobile", "Other"
+    os: str
+    device: str  # "desktop", "mobile", "tablet", "proxy", "bot" or "unknown"
+    bot: bool  # a crawler, scanner or HTTP library by its own words
+    image_proxy: bool  # a mail provider's image proxy (Gmail, Yahoo): hides the person
+
+
+_detector = CrawlerDetect()
+_detector_lock = threading.Lock()  # CrawlerDetect keeps the last match on the instance
+
+
+def _is_crawler(user_agent: str) -> bool:
+    with _detector_lock:
+        return bool(_detector.isCrawler(user_agent))
+
+
+@lru_cache(maxsize=8192)
+def read_agent(user_agent: str) -> Agent:
+    """The reading of ``user_agent`` (an empty one is a machine's)."""
+    if not user_agent.strip():
+        return Agent("Other", "Other", "bot", True, False)
+    parsed = parse(user_agent)
+    client = parsed.user_agent.family if parsed.user_agent else "Other"
+    os = parsed.os.family if parsed.os else "Other"
+    device_family = parsed.device.family if parsed.device else "Other"
+    image_proxy = client.endswith(("ImageProxy", "MailProxy"))
+    spider = device_family == "Spider"
+    bot = not image_proxy and (spider or (client not in MAIL_CLIENTS and _is_crawler(user_agent)))
+    if image_proxy:
+        device = "proxy"
+    elif bot:
+        device = "bot"
+    elif "iPad" in device_family or "Tablet" in device_family:
+        device = "tablet"
+    elif os in MOBILE_OS:
+        device = "mobile"
+    elif os == "Other" and client == "Other":
+        device = "unknown"
+    else:
+        device = "desktop"
+    return Agent(client, os, device, bot, image_proxy)

@@ -1,0 +1,104 @@
+"""Verdicts: each open and click hit is ``human``, ``machine_open`` or ``bot``, with reasons.
+
+Verdicts never delete a hit; reports count humans unless asked for machine traffic. The
+signals, each switched on or off in the ``signals`` setting:
+
+- ``method``: a HEAD (or any non-GET) on a tracking route is a machine's.
+- ``user_agent``: a crawler, scanner or HTTP library by its user agent (ua-parser,
+  crawlerdetect); a mail provider's image proxy is a machine open.
+- ``network``: the client's network is on a list (``tracker.netlists``); the list says
+  whether that is a bot or a machine open (Apple Mail Privacy Protection).
+- ``after_send``: the hit came within ``after_send_seconds`` of the message's Sent or
+  Delivered: an open then is a machine open (prefetch), a click a scanner's.
+- ``proximity``: two or more clicks of one recipient on one delivery within
+  ``proximity_seconds`` of each other (Marketo's pattern): all of them are bot.
+- ``honeypot``: the click is on the invisible link ``decorate`` adds, or comes within
+  ``honeypot_seconds`` of such a click on the same message: bot.
+
+On the open route a machine-open reason gives ``machine_open``; on the click route every
+machine reason gives ``bot`` (a proxy that fetches images does not click).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from tracker.config import SIGNALS, Settings
+from tracker.events import Route
+from tracker.netlists import NetMatcher, load_lists
+from tracker.useragents import read_agent
+
+__all__ = ["SIGNALS", "Context", "Judge", "Verdict", "judge_for"]
+
+
+class Verdict(enum.StrEnum):
+    HUMAN = "human"
+    MACHINE_OPEN = "machine_open"
+    BOT = "bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the store knows around a hit (the message's send, neighbouring clicks)."""
+
+    since_send: float | None = None  # seconds since the message's latest Sent/Delivered
+    proximity: bool = False  # another click on the message within the proximity window
+    honeypot: bool = False  # this click, or one near it, is on the honeypot link
+
+
+class Judge:
+    """Applies the enabled signals to one hit."""
+
+    def __init__(
+        self,
+        signals: tuple[str, ...],
+        networks: NetMatcher,
+        after_send_seconds: float,
+    ) -> None:
+        self.signals = frozenset(signals)
+        self._networks = networks
+        self._after_send = after_send_seconds
+
+    def judge(
+        self, route: str, method: str, ip: str | None, user_agent: str, context: Context
+    ) -> tuple[Verdict, str]:
+        """The verdict and its reasons (comma-separated codes, empty for a human)."""
+        bot: list[str] = []
+        machine: list[str] = []
+        on = self.signals
+        if "method" in on and method != "GET":
+            bot.append("method")
+        if "user_agent" in on:
+            agent = read_agent(user_agent)
+            if agent.bot:
+                bot.append("user_agent")
+            elif agent.image_proxy:
+                machine.append("image_proxy")
+        if "network" in on:
+            for listed in self._networks.match(ip):
+                if route in listed.routes:
+                    (bot if listed.verdict == "bot" else machine).append(f"net:{listed.name}")
+        if (
+            "after_send" in on
+            and context.since_send is not None
+            and 0 <= context.since_send < self._after_send
+        ):
+            machine.append("after_send")
+        if "proximity" in on and context.proximity:
+            bot.append("proximity")
+        if "honeypot" in on and context.honeypot:
+            bot.append("honeypot")
+        reasons = ",".join(bot + machine)
+        if bot or (machine and route != Route.OPEN):
+            return Verdict.BOT, reasons
+        if machine:
+            return Verdict.MACHINE_OPEN, reasons
+        return Verdict.HUMAN, reasons
+
+
+def judge_for(settings: Settings) -> Judge:
+    """The judge of ``settings``: its signals, network lists and windows."""
+    lists = load_lists(settings.netlists_dir) if "network" in settings.signals else []
+    matcher = NetMatcher(lists, settings.ipv4_prefix, settings.ipv6_prefix)
+    return Judge(settings.signals, matcher, settings.after_send_seconds)
