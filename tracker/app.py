@@ -14,6 +14,7 @@ from aiohttp import web
 
 from tracker import pages
 from tracker.config import Settings
+from tracker.events import iso, iso_now
 from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
 from tracker.routes import api, health, mirror, tracking, unsubscribe
 from tracker.routes.auth import Handler
@@ -90,7 +91,9 @@ def create_app(
     app[TOKENS] = Tokens(settings.secret_keys)
     app[PAGES] = pages.environment()
     app[STORE] = store if store is not None else open_store(settings)
-    app[RECORDER] = HitRecorder(settings, app[STORE])
+    # Hits take the fast clock unless a test gave its own.
+    now = iso_now if clock is utc_now else lambda: iso(clock())
+    app[RECORDER] = HitRecorder(settings, app[STORE], now)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
 

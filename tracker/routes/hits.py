@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from aiohttp import web
 
@@ -21,8 +23,11 @@ class HitRecorder:
     Bound once to the settings and the store, so a hit does no lookups it can avoid.
     """
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, now: Callable[[], str] = iso_now
+    ) -> None:
         self._store = store
+        self._now = now
         self._address = AddressResolver(
             settings.trusted_proxies, settings.ipv4_prefix, settings.ipv6_prefix
         ).resolve
@@ -43,7 +48,7 @@ class HitRecorder:
             route=route,
             method=request.method,
             outcome=outcome,
-            at=iso_now(),
+            at=self._now(),
             message=message,
             ip=self._address(request.remote, headers.get("X-Forwarded-For")),
             user_agent=crop(headers.get("User-Agent"), MAX_USER_AGENT),

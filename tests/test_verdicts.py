@@ -1,0 +1,187 @@
+"""Verdicts through the real server: gateways and proxies are kept, judged and shown apart."""
+
+from __future__ import annotations
+
+import ipaddress
+import sqlite3
+from dataclasses import replace
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import PERSON, Rows
+from tests.test_sending import Clock
+from tracker.app import create_app
+from tracker.config import Settings
+from tracker.events import iso
+from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
+
+# What gateways and proxies send: a browser's user agent, from their own networks.
+GATEWAY_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/126.0.0.0 Safari/537.36"
+)
+APPLE_MPP_UA = "Mozilla/5.0"
+HOME = "81.2.69.160"  # a person's address
+APPLE = "17.58.63.17"  # Apple's network: Mail Privacy Protection's proxies
+
+
+async def app_client(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
+    # The test client connects from 127.0.0.1: trust it to pass the client's address on.
+    trusting = replace(settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    return await aiohttp_client(create_app(trusting, clock=clock))
+
+
+def came_from(address: str, user_agent: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address, "User-Agent": user_agent}
+
+
+def table(rows: Rows, sql: str) -> list[tuple[Any, ...]]:
+    return [tuple(row.values()) for row in rows(sql)]
+
+
+async def stats(client: TestClient, auth: dict[str, str], query: str = "") -> dict[str, Any]:
+    resp = await client.get(f"/api/v1/deliveries/spring/stats{query}", headers=auth)
+    assert resp.status == 200
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def test_a_gateway_clicking_everything_at_delivery_is_shown_apart_from_the_person(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    person = Message("spring", "alice", "c", "e")
+    delivered = [
+        {"id": "s1", "type": "sent", "delivery": "spring", "recipient": "alice",
+         "at": iso(clock())},
+        {"id": "d1", "type": "delivered", "delivery": "spring", "recipient": "alice",
+         "at": iso(clock())},
+    ]  # fmt: skip
+    resp = await client.post("/api/v1/events", json=delivered, headers=auth)
+    assert resp.status == 200
+
+    links = [Click(person, n, f"https://shop.example/{n}") for n in range(5)]
+    clock.advance(seconds=1.5)  # the gateway follows every link at once
+    for link in links:
+        resp = await client.get(
+            f"/c/{tokens.click_token(link)}",
+            headers=came_from("198.51.100.7", GATEWAY_UA),
+            allow_redirects=False,
+        )
+        assert resp.status == 302  # a bot is still redirected: verdicts never refuse
+    clock.advance(minutes=1)  # a minute later the person clicks one link
+    resp = await client.get(
+        f"/c/{tokens.click_token(links[2])}",
+        headers=came_from(HOME, PERSON["User-Agent"]),
+        allow_redirects=False,
+    )
+    assert resp.status == 302
+
+    people = await stats(client, auth)
+    assert people["clicks"] == 1
+    assert people["unique_clickers"] == 1
+    assert people["machine"]["bot_clicks"] == 5
+    machines = await stats(client, auth, "?traffic=machine")
+    assert machines["clicks"] == 5
+    everything = await stats(client, auth, "?traffic=all")
+    assert everything["clicks"] == 6
+
+    urls = await client.get("/api/v1/deliveries/spring/urls", headers=auth)
+    assert [(u["link"], u["clicks"]) for u in await urls.json()] == [(2, 1)]
+
+    stored = table(rows, "SELECT verdict, reasons FROM hits ORDER BY id")
+    assert [v for v, _ in stored] == ["bot"] * 5 + ["human"]
+    assert all("after_send" in r and "proximity" in r for _, r in stored[:5])
+    assert stored[5][1] == ""
+
+
+async def test_an_apple_proxy_open_does_not_use_up_the_persons_opened(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    pixel = f"/o/{tokens.open_token(Message('spring', 'bob', 'c', 'e'))}.gif"
+    resp = await client.get(pixel, headers=came_from(APPLE, APPLE_MPP_UA))
+    assert resp.status == 200 and resp.content_type == "image/gif"
+    clock.advance(hours=3)
+    await client.get(pixel, headers=came_from(HOME, PERSON["User-Agent"]))
+    clock.advance(hours=1)
+    await client.get(pixel, headers=came_from(HOME, PERSON["User-Agent"]))  # opened again
+
+    people = await stats(client, auth)
+    assert people["opened"] == 1
+    assert people["machine"]["machine_opens"] == 1
+    resp = await client.get("/api/v1/recipients/bob/tracking", headers=auth)
+    items = (await resp.json())["items"]
+    assert [(i["type"], i["verdict"]) for i in items] == [("opened", "human")]
+    resp = await client.get("/api/v1/recipients/bob/tracking?traffic=all", headers=auth)
+    everything = (await resp.json())["items"]
+    assert [i["verdict"] for i in everything] == ["human", "machine_open"]
+
+    stored = table(rows, "SELECT verdict, reasons, ip, client FROM hits ORDER BY id")
+    assert stored[0] == ("machine_open", "net:apple-mpp", "17.58.63.0", "Other")
+    assert stored[1] == ("human", "", "81.2.69.0", "Apple Mail")
+
+
+async def test_a_honeypot_click_turns_the_clicks_around_it_to_bot(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    scanned = Message("spring", "carol", "c", "e")
+    visible = Click(scanned, 0, "https://shop.example/0")
+    trap = Click(scanned, HONEYPOT_LINK, "https://tracker.example/")
+    scanner = came_from("203.0.113.9", GATEWAY_UA)
+    await client.get(f"/c/{tokens.click_token(visible)}", headers=scanner, allow_redirects=False)
+    clock.advance(seconds=10)  # slower than the proximity window, inside the honeypot's
+    await client.get(f"/c/{tokens.click_token(trap)}", headers=scanner, allow_redirects=False)
+    clock.advance(minutes=5)
+    dave = Message("spring", "dave", "c", "e")
+    await client.get(
+        f"/c/{tokens.click_token(Click(dave, 0, 'https://shop.example/0'))}",
+        headers=came_from(HOME, PERSON["User-Agent"]),
+        allow_redirects=False,
+    )
+
+    stored = table(rows, "SELECT recipient, link, verdict, reasons FROM hits ORDER BY id")
+    assert stored == [
+        ("carol", 0, "bot", "honeypot"),  # judged human at first, turned by the trap
+        ("carol", HONEYPOT_LINK, "bot", "honeypot"),
+        ("dave", 0, "human", ""),
+    ]
+    people = await stats(client, auth)
+    assert people["clicks"] == 1 and people["machine"]["bot_clicks"] == 2
+    events = table(rows, "SELECT recipient, verdict FROM events ORDER BY id")
+    assert events == [("carol", "bot"), ("carol", "bot"), ("dave", "human")]
+
+
+async def test_head_and_crawlers_are_bots_and_every_hit_is_kept(
+    client: TestClient, tokens: Tokens, rows: Rows
+) -> None:
+    pixel = f"/o/{tokens.open_token(Message('spring', 'erin', 'c', 'e'))}.gif"
+    await client.head(pixel)
+    await client.get(pixel, headers={"User-Agent": "curl/8.5.0"})
+    await client.get(pixel, headers={"User-Agent": ""})
+    stored = table(rows, "SELECT method, verdict, reasons, device FROM hits ORDER BY id")
+    assert stored == [
+        ("HEAD", "bot", "method", "desktop"),
+        ("GET", "bot", "user_agent", "bot"),
+        ("GET", "bot", "user_agent", "bot"),
+    ]
+
+
+def test_signals_can_be_switched_off(tmp_path: Any) -> None:
+    from tracker.config import ConfigError, load
+
+    assert load(env={"TRACKER_SIGNALS": "none"}).signals == ()
+    assert load(env={"TRACKER_SIGNALS": "method,honeypot"}).signals == ("method", "honeypot")
+    for bad in ({"TRACKER_SIGNALS": "astrology"}, {"TRACKER_PROXIMITY_SECONDS": "5"}):
+        try:
+            load(env=bad)
+        except ConfigError as exc:
+            assert next(iter(bad)).removeprefix("TRACKER_").lower() in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")
+    assert sqlite3.sqlite_version  # the verdict queries need SQLite's partial indexes
