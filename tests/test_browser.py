@@ -105,9 +105,16 @@ async def page(tmp_path: Path) -> AsyncIterator[Any]:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        context = await browser.new_context()
+        # Headless Chromium says so in its user agent (a bot's, rightly): look like a person.
+        context = await browser.new_context(user_agent=DESKTOP_CHROME)
         yield await context.new_page()
         await browser.close()
+
+
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 def count(rows: Rows, event: str) -> int:
@@ -125,6 +132,15 @@ async def test_browser_opens_clicks_and_unsubscribes(
     )
     assert pixel[0][0] is True and pixel[0][1] == 1
     assert pixel[0][2].startswith(servers["tracker"] + "/o/")
+    assert rows("SELECT verdict, client FROM hits") == [
+        {"verdict": "human", "client": "Chrome"}
+    ]
+
+    # The honeypot link is in the email, yet nobody can see or reach it.
+    trap = page.locator("a[aria-hidden=true]")
+    assert await trap.count() == 1
+    assert not await trap.is_visible()
+    assert await trap.bounding_box() is None
 
     # Opening it again, and the same email of another delivery: still one Opened.
     await page.reload(wait_until="load")

@@ -36,7 +36,9 @@ def test_decorate_prints_json_and_registers_the_delivery(workdir: Path) -> None:
     out = json.loads(result.output)
     assert out["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert out["headers"]["List-Unsubscribe"].startswith("<http://localhost:8080/u/")
-    assert out["html"].count('href="http://localhost:8080/c/') == 2
+    # Two links and the invisible honeypot link (see tracker.verdicts).
+    assert out["html"].count('href="http://localhost:8080/c/') == 3
+    assert out["html"].count('aria-hidden="true" tabindex="-1"') == 1
     assert 'href="mailto:help@example.com"' in out["html"]
     assert "/o/" in out["html"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tracker.decorate import Decorated, decorate
-from tracker.tokens import Click, Message, Tokens
+from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 
 BASE = "http://localhost:8080"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "email-templates"
@@ -54,6 +54,8 @@ def corpus(name: str) -> str:
 
 
 def run(html: str, tokens: Tokens, message: Message, **options: bool) -> Decorated:
+    """Decorate without the honeypot link unless asked: it has its own tests below."""
+    options.setdefault("honeypot", False)
     return decorate(html, message, tokens, BASE, **options)
 
 
@@ -528,3 +530,29 @@ def test_non_ascii_target_is_tracked_in_its_ascii_form(tokens: Tokens, message: 
     token = re.search(r'href="[^"]*/c/([^"]+)"', result.html)
     assert token is not None
     assert tokens.read_click(token.group(1)).url == result.links[0][1]
+
+
+# The honeypot ---------------------------------------------------------------------------
+
+
+def test_one_hidden_honeypot_link_per_message_outside_the_numbered_links(
+    tokens: Tokens, message: Message
+) -> None:
+    source = corpus("leemunroe-email.html")
+    plain = run(source, tokens, message)
+    trapped = run(source, tokens, message, honeypot=True)
+    assert trapped.links == plain.links, "the honeypot is not one of the delivery's links"
+    found = clicks(trapped.html, tokens)
+    traps = [c for c in found if c.link == HONEYPOT_LINK]
+    assert len(traps) == 1 and len(found) == len(clicks(plain.html, tokens)) + 1
+    assert traps[0].message == message and traps[0].url == f"{BASE}/"
+    tag = re.search(r'<a href="[^"]*/c/[^"]*"[^>]*aria-hidden[^>]*></a>', trapped.html)
+    assert tag is not None, "an empty anchor"
+    assert "display:none" in tag[0] and "mso-hide:all" in tag[0] and 'tabindex="-1"' in tag[0]
+    assert trapped.html.index(tag[0]) < trapped.html.rindex("</body>")
+
+
+def test_no_honeypot_without_click_tracking(tokens: Tokens, message: Message) -> None:
+    result = run(corpus("leemunroe-email.html"), tokens, message, honeypot=True,
+                 track_clicks=False)  # fmt: skip
+    assert "aria-hidden" not in result.html

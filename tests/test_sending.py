@@ -243,7 +243,8 @@ async def test_decorate_over_http_for_one_and_many(
         "/api/v1/decorate", json={**ids, "recipients": ["a", "b", "c"], "html": html}, headers=auth
     )
     answers = await many.json()
-    assert [a["html"].count("/c/") for a in answers] == [1, 1, 1]
+    # The one link, and the invisible honeypot link of each copy.
+    assert [a["html"].count("/c/") for a in answers] == [2, 2, 2]
     readers = [tokens.read_click(a["html"].split("/c/", 1)[1].split('"', 1)[0]) for a in answers]
     assert [r.message.recipient for r in readers] == ["a", "b", "c"]
     assert rows("SELECT link, url FROM links WHERE delivery = 'd9'") == [

@@ -160,6 +160,7 @@ def decorate(
             settings.base_url,
             track_opens=track_opens,
             track_clicks=track_clicks,
+            honeypot="honeypot" in settings.signals,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from html import escape, unescape
 from html.parser import HTMLParser
 
-from tracker.tokens import Click, Message, Tokens
+from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
 
 PLACEHOLDERS = ("{{unsubscribe_url}}", "*|UNSUB|*")
@@ -62,6 +62,12 @@ PIXEL = (
 FOOTER = (
     '<p style="margin:24px 0;font-family:Arial,sans-serif;font-size:12px;line-height:18px;'
     'text-align:center;color:#888888"><a href="{href}">Unsubscribe</a></p>'
+)
+# The honeypot: a link no person can see or reach (hidden in every client, Outlook's
+# Word engine included, out of the tab order and of screen readers). Scanners follow it.
+HONEYPOT = (
+    '<a href="{href}" style="display:none !important;mso-hide:all;font-size:0;'
+    'max-height:0;overflow:hidden" aria-hidden="true" tabindex="-1"></a>'
 )
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
@@ -232,10 +238,21 @@ def decorate(
     *,
     track_opens: bool = True,
     track_clicks: bool = True,
+    honeypot: bool = True,
 ) -> Decorated:
-    """Track the links of ``html`` for one message, add the pixel and the unsubscribe link."""
+    """Track the links of ``html`` for one message, add the pixel and the unsubscribe link.
+
+    With ``honeypot`` (and click tracking), an invisible link that only machines follow is
+    added too (see tracker.verdicts).
+    """
     return decorate_many(
-        html, [message], tokens, base_url, track_opens=track_opens, track_clicks=track_clicks
+        html,
+        [message],
+        tokens,
+        base_url,
+        track_opens=track_opens,
+        track_clicks=track_clicks,
+        honeypot=honeypot,
     )[0]
 
 
@@ -247,11 +264,14 @@ def decorate_many(
     *,
     track_opens: bool = True,
     track_clicks: bool = True,
+    honeypot: bool = True,
 ) -> list[Decorated]:
     """``decorate`` for each of ``messages``, parsing the template once."""
     found = _scan(html)
+    honeypot = honeypot and track_clicks
     return [
-        _decorate(html, found, m, tokens, base_url, track_opens, track_clicks) for m in messages
+        _decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot)
+        for m in messages
     ]
 
 
@@ -263,6 +283,7 @@ def _decorate(
     base_url: str,
     track_opens: bool,
     track_clicks: bool,
+    honeypot: bool,
 ) -> Decorated:
     unsubscribe_url = f"{base_url}/u/{tokens.unsubscribe_token(message)}"
     ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
@@ -300,6 +321,9 @@ def _decorate(
     has_unsubscribe = any(not h.vml and h.url.startswith(ours[1]) for h in found.hrefs)
     if not placeholders and not has_unsubscribe:
         tail += FOOTER.format(href=escape(unsubscribe_url))
+    if honeypot:
+        trap = tokens.click_token(Click(message, HONEYPOT_LINK, f"{base_url}/"))
+        tail += HONEYPOT.format(href=escape(f"{base_url}/c/{trap}"))
     if track_opens:
         tail += PIXEL.format(src=escape(f"{base_url}/o/{tokens.open_token(message)}.gif"))
     if tail:

@@ -64,7 +64,7 @@ async def post_decorate(request: web.Request) -> web.Response:
     try:
         results = decorate_many(
             html, messages, request.config_dict[TOKENS], settings.base_url,
-            track_opens=opens, track_clicks=clicks,
+            track_opens=opens, track_clicks=clicks, honeypot="honeypot" in settings.signals,
         )  # fmt: skip
     except ValueError as exc:
         return error(400, "bad_request", str(exc))

@@ -23,9 +23,7 @@ class HitRecorder:
     Bound once to the settings and the store, so a hit does no lookups it can avoid.
     """
 
-    def __init__(
-        self, settings: Settings, store: Store, now: Callable[[], str] = iso_now
-    ) -> None:
+    def __init__(self, settings: Settings, store: Store, now: Callable[[], str] = iso_now) -> None:
         self._store = store
         self._now = now
         self._address = AddressResolver(

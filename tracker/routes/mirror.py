@@ -50,6 +50,7 @@ async def view_in_browser(request: web.Request) -> web.Response:
         app[SETTINGS].base_url,
         track_opens=False,
         track_clicks=template.track_clicks,
+        honeypot=False,  # a page in a browser, not a message a gateway scans
     )
     return web.Response(
         text=copy.html, content_type="text/html", charset="utf-8", headers=MIRROR_HEADERS
