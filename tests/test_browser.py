@@ -132,9 +132,7 @@ async def test_browser_opens_clicks_and_unsubscribes(
     )
     assert pixel[0][0] is True and pixel[0][1] == 1
     assert pixel[0][2].startswith(servers["tracker"] + "/o/")
-    assert rows("SELECT verdict, client FROM hits") == [
-        {"verdict": "human", "client": "Chrome"}
-    ]
+    assert rows("SELECT verdict, client FROM hits") == [{"verdict": "human", "client": "Chrome"}]
 
     # The honeypot link is in the email, yet nobody can see or reach it.
     trap = page.locator("a[aria-hidden=true]")
