@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
+from click.testing import CliRunner
 
 from tests.conftest import PERSON, Rows
 from tests.test_sending import Clock
 from tracker.app import create_app
+from tracker.cli import main
 from tracker.config import Settings
 from tracker.events import iso
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
@@ -185,3 +190,55 @@ def test_signals_can_be_switched_off(tmp_path: Any) -> None:
         else:
             raise AssertionError(f"{bad} was accepted")
     assert sqlite3.sqlite_version  # the verdict queries need SQLite's partial indexes
+
+
+async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_follow(
+    aiohttp_client: Any,
+    settings: Settings,
+    tokens: Tokens,
+    auth: dict[str, str],
+    rows: Rows,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    listed = replace(settings, netlists_dir=str(lists))
+    clock = Clock()
+    client = await app_client(aiohttp_client, listed, clock)
+    scanner = came_from("198.51.100.7", GATEWAY_UA)
+    for n, who in enumerate(("gina", "hal")):
+        clock.advance(minutes=1)
+        link = Click(Message("spring", who, "c", "e"), n, f"https://shop.example/{n}")
+        await client.get(f"/c/{tokens.click_token(link)}", headers=scanner, allow_redirects=False)
+    pixel = f"/o/{tokens.open_token(Message('spring', 'frank', 'c', 'e'))}.gif"
+    await client.get(pixel, headers=scanner)  # the scanner's open comes first...
+    clock.advance(hours=2)
+    await client.get(pixel, headers=came_from(HOME, PERSON["User-Agent"]))  # ...then frank's
+    before = await stats(client, auth)
+    assert (before["clicks"], before["opened"], before["machine"]["bot_clicks"]) == (2, 1, 0)
+
+    # The operator learns that 198.51.100.0/24 is a scanner and adds a list.
+    (lists / "scanner.txt").write_text("# verdict: bot\n# routes: open, click\n198.51.100.0/24\n")
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
+    monkeypatch.setenv("TRACKER_NETLISTS_DIR", str(lists))
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["rescore", "--since", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "Judged 4 hits again; 3 verdicts changed." in result.output
+
+    after = await stats(client, auth)
+    assert (after["clicks"], after["opened"]) == (0, 1)
+    assert after["machine"] == {"machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
+    assert table(rows, "SELECT verdict, reasons FROM hits ORDER BY id") == [
+        ("bot", "net:scanner"),
+        ("bot", "net:scanner"),
+        ("bot", "net:scanner"),
+        ("human", ""),
+    ]
+    opened = table(rows, "SELECT hit_id, verdict FROM events WHERE type = 'opened' ORDER BY id")
+    assert opened == [(3, "bot"), (4, "human")], "frank's own open is now his Opened"
+
+    again = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
+    assert "Judged 4 hits again; 0 verdicts changed." in again.output
+    assert await stats(client, auth) == after

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -241,3 +242,36 @@ def rotate(config_path: Path | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.command()
+@config_option
+@click.option(
+    "--since",
+    default=None,
+    help="Only hits from this time on (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00Z).",
+)
+def rescore(config_path: Path | None, since: str | None) -> None:
+    """Judge stored hits again with today's signals and network lists; reports follow."""
+    from tracker.events import iso
+    from tracker.store import open_store
+
+    settings = settings_from(config_path)
+    start = "0000"
+    if since is not None:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            raise click.BadParameter("not an ISO 8601 date or time", param_hint="--since") from None
+        start = iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+    async def run() -> tuple[int, int]:
+        store = open_store(settings)
+        await store.open()
+        try:
+            return await store.rescore(start)
+        finally:
+            await store.close()
+
+    judged, changed = asyncio.run(run())
+    click.echo(f"Judged {judged} hits again; {changed} verdicts changed.")

@@ -62,6 +62,9 @@ class Store(Protocol):
     async def record(self, hit: Hit) -> None:
         """Store ``hit`` in the raw log and its event (after the dedupe rule)."""
 
+    async def rescore(self, since: str) -> tuple[int, int]:
+        """Re-judge the open and click hits since ``since``: (hits judged, changed)."""
+
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         """Keep a delivery's HTML and numbered links (the latest registration wins)."""
 

@@ -16,7 +16,7 @@ from tracker.events import EventType, Hit
 from tracker.ingest import SendEvent
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
-from tracker.store.sqlite_scoring import Scoring
+from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
 from tracker.store.sqlite_writes import (
     CHUNK,
     insert_delivery,
@@ -26,7 +26,7 @@ from tracker.store.sqlite_writes import (
 )
 from tracker.store.writer import GroupWriter, WriterClosed
 
-Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor
+Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor | Rescore
 
 JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
 VERDICTS = ("human", "machine_open", "bot")
@@ -113,6 +113,22 @@ class SQLiteStore:
     async def record(self, hit: Hit) -> None:
         await self._write(hit)
 
+    async def rescore(self, since: str) -> tuple[int, int]:
+        """Re-judge every open and click hit since ``since``: (hits judged, verdicts changed).
+
+        A chunk per transaction, so a server writing beside it waits a moment at most.
+        """
+        judged = changed = 0
+        after = 0
+        while True:
+            unit = Rescore(since, after)
+            await self._write(unit)
+            if not unit.last_id:
+                return judged, changed
+            judged += unit.judged
+            changed += unit.changed
+            after = unit.last_id
+
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         await self._write(template)
 
@@ -155,6 +171,8 @@ class SQLiteStore:
                     unit.outcomes = insert_send_events(conn, unit.events)
                 elif isinstance(unit, WebhookCursor):
                     save_cursor(conn, unit)
+                elif isinstance(unit, Rescore):
+                    rescore(conn, unit, self._scoring)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import NamedTuple
 
 from tracker.config import Settings
-from tracker.events import Route, iso
+from tracker.events import EventType, Route, iso
+from tracker.rules import dedupe_key
 from tracker.tokens import HONEYPOT_LINK
+from tracker.useragents import read_agent
 from tracker.verdicts import Context, Judge, Verdict, judge_for
 
 CHUNK = 500
@@ -195,3 +197,81 @@ def apply_flips(conn: sqlite3.Connection, flipped: dict[int, str]) -> None:
         "UPDATE events SET verdict = 'bot' WHERE hit_id = ? AND type = 'clicked'",
         [(hit_id,) for hit_id in flipped],
     )
+
+
+@dataclass
+class Rescore:
+    """A unit of the writer: re-judge the next ``limit`` hits after ``after_id``."""
+
+    since: str
+    after_id: int
+    limit: int = 5000
+    last_id: int = 0  # out: the last hit judged (0 when none was left)
+    judged: int = 0
+    changed: int = 0
+
+
+_RESCORE_SELECT = (
+    "SELECT id, at, route, method, delivery, recipient, link, ip, user_agent, verdict,"
+    " reasons, campaign, email FROM hits WHERE id > ? AND at >= ? AND route IN ('open', 'click')"
+    " ORDER BY id LIMIT ?"
+)
+
+
+def rescore(conn: sqlite3.Connection, unit: Rescore, scoring: Scoring) -> None:
+    """Re-judge one chunk of stored hits with today's rules, and follow with their events.
+
+    Each hit is judged with all its neighbours stored, before and after it. Clicked events
+    take their hit's new verdict. Opened events are rebuilt, in hit order, for every
+    (email, recipient, campaign) the chunk touches, so the one human Opened goes to the
+    first human open of the range (a later chunk rebuilds its own opens again).
+    """
+    found = conn.execute(_RESCORE_SELECT, (unit.after_id, unit.since, unit.limit)).fetchall()
+    if not found:
+        return
+    probes = [Probe(*row[:9]) for row in found]
+    scored = score(conn, probes, scoring)  # neighbours outside the chunk are not written
+    updates = []
+    for row, probe, (verdict, reasons) in zip(found, probes, scored.verdicts, strict=True):
+        agent = read_agent(probe.user_agent)
+        updates.append((verdict, reasons, agent.client, agent.device, probe.id))
+        unit.changed += (row[9], row[10] or "") != (verdict, reasons)
+    conn.executemany(
+        "UPDATE hits SET verdict = ?, reasons = ?, client = ?, device = ? WHERE id = ?", updates
+    )
+    conn.executemany(
+        "UPDATE events SET verdict = ? WHERE hit_id = ? AND type = 'clicked'",
+        [(u[0], u[4]) for u in updates],
+    )
+    opened = {(row[12], row[5], row[11]) for row in found if row[2] == Route.OPEN}
+    for email, recipient, campaign in sorted(opened):
+        _rebuild_opened(conn, unit.since, found[-1][0], email, recipient, campaign)
+    unit.judged = len(found)
+    unit.last_id = found[-1][0]
+
+
+def _rebuild_opened(
+    conn: sqlite3.Connection, since: str, upto: int, email: str, recipient: str, campaign: str
+) -> None:
+    """The Opened events of one person and email, from the hits since ``since``."""
+    conn.execute(
+        "DELETE FROM events WHERE type = 'opened' AND recipient = ? AND email = ?"
+        " AND campaign = ? AND hit_id IN (SELECT id FROM hits WHERE at >= ? AND recipient = ?)",
+        (recipient, email, campaign, since, recipient),
+    )
+    hits = conn.execute(
+        "SELECT id, at, delivery, link, url, verdict FROM hits INDEXED BY hits_recipient"
+        " WHERE recipient = ? AND email = ? AND campaign = ? AND at >= ? AND id <= ?"
+        " AND route = 'open' AND method = 'GET' ORDER BY id",
+        (recipient, email, campaign, since, upto),
+    ).fetchall()
+    conn.executemany(
+        "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link,"
+        " url, hit_id, dedupe, verdict) VALUES ('opened',?,?,?,?,?,?,?,?,?,?)",
+        [
+            (at, delivery, recipient, campaign, email, link, url, hit_id,
+             dedupe_key(EventType.OPENED, delivery, recipient, campaign, email,
+                        machine=verdict != Verdict.HUMAN), verdict)
+            for hit_id, at, delivery, link, url, verdict in hits
+        ],
+    )  # fmt: skip
