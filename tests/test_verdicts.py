@@ -126,7 +126,7 @@ async def test_an_apple_proxy_open_does_not_use_up_the_persons_opened(
     assert [i["verdict"] for i in everything] == ["human", "machine_open"]
 
     stored = table(rows, "SELECT verdict, reasons, ip, client FROM hits ORDER BY id")
-    assert stored[0] == ("machine_open", "net:apple-mpp", "17.58.63.0", "Other")
+    assert stored[0] == ("machine_open", "unknown_agent,net:apple-mpp", "17.58.63.0", "Other")
     assert stored[1] == ("human", "", "81.2.69.0", "Apple Mail")
 
 

@@ -3,7 +3,11 @@
 Two maintained libraries do the reading. ua-parser (the uap-core rules, with its native
 accelerator) names the client family, the OS and the device, and calls known crawlers
 "Spider"; crawlerdetect (the CrawlerDetect patterns) knows many more crawlers, scanners
-and HTTP libraries. A send sees few distinct user agents, so each reading is cached.
+and HTTP libraries. One convention is read directly: a user agent that gives a URL
+("+https://example.com/bot") is a crawler's introducing itself; browsers and mail
+programs never do. A user agent neither library can place (no client, no OS; Apple's
+proxy sends a bare "Mozilla/5.0") is ``unknown``. A send sees few distinct user agents,
+so each reading is cached.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ class Agent:
     device: str  # "desktop", "mobile", "tablet", "proxy", "bot" or "unknown"
     bot: bool  # a crawler, scanner or HTTP library by its own words
     image_proxy: bool  # a mail provider's image proxy (Gmail, Yahoo): hides the person
+
+    @property
+    def unknown(self) -> bool:
+        """No client and no OS could be read: not a browser or mail program we know."""
+        return self.device == "unknown"
 
 
 _detector = CrawlerDetect()

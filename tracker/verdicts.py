@@ -5,7 +5,8 @@ signals, each switched on or off in the ``signals`` setting:
 
 - ``method``: a HEAD (or any non-GET) on a tracking route is a machine's.
 - ``user_agent``: a crawler, scanner or HTTP library by its user agent (ua-parser,
-  crawlerdetect); a mail provider's image proxy is a machine open.
+  crawlerdetect, a URL in the user agent); a mail provider's image proxy, or a user
+  agent that names no client and no OS, is a machine open.
 - ``network``: the client's network is on a list (``tracker.netlists``); the list says
   whether that is a bot or a machine open (Apple Mail Privacy Protection).
 - ``after_send``: the hit came within ``after_send_seconds`` of the message's Sent or
@@ -75,6 +76,8 @@ class Judge:
                 bot.append("user_agent")
             elif agent.image_proxy:
                 machine.append("image_proxy")
+            elif agent.unknown:
+                machine.append("unknown_agent")
         if "network" in on:
             for listed in self._networks.match(ip):
                 if route in listed.routes:
