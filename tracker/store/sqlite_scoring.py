@@ -96,32 +96,42 @@ def _send_times(conn: sqlite3.Connection, probes: list[Probe]) -> dict[tuple[str
 
 
 def _stored_clicks(
-    conn: sqlite3.Connection, probes: list[Probe], window: float
+    conn: sqlite3.Connection, probes: list[Probe], window: float, traps: bool = False
 ) -> dict[tuple[str, str], list[Neighbour]]:
-    """Stored GET clicks of the probes' (delivery, recipient) pairs near their times."""
+    """Stored GET clicks of the probes' (delivery, recipient) pairs within ``window``.
+
+    With ``traps``, only honeypot clicks (their own small index). One query per group,
+    bounded by the (recipient, at) index to those seconds however long a history is.
+    """
     if not probes:
         return {}
-    low = min(p.at for p in probes)
+    low = _iso_shift(min(p.at for p in probes), -window - 1)
+    high = _iso_shift(max(p.at for p in probes), window + 1)
+    index, only = (
+        ("hits_traps", f" AND link = {HONEYPOT_LINK}") if traps else ("hits_recipient_at", "")
+    )
+    pairs = {(p.delivery, p.recipient) for p in probes}
+    recipients = sorted({p.recipient for p in probes})
     found: dict[tuple[str, str], list[Neighbour]] = {}
-    for delivery, recipients in _by_delivery(probes).items():
-        for start in range(0, len(recipients), CHUNK):
-            chunk = recipients[start : start + CHUNK]
-            rows = conn.execute(
-                "SELECT id, recipient, at, link, verdict, reasons FROM hits INDEXED BY"
-                f" hits_recipient WHERE recipient IN ({','.join('?' * len(chunk))})"
-                " AND delivery = ? AND route = 'click' AND method = 'GET' AND at >= ?",
-                [*chunk, delivery, _iso_minus(low, window)],
-            )
-            for hit_id, recipient, at, link, verdict, reasons in rows:
+    for start in range(0, len(recipients), CHUNK):
+        chunk = recipients[start : start + CHUNK]
+        rows = conn.execute(
+            f"SELECT id, delivery, recipient, at, link, verdict, reasons FROM hits INDEXED BY"
+            f" {index} WHERE recipient IN ({','.join('?' * len(chunk))})"
+            f" AND at BETWEEN ? AND ? AND route = 'click' AND method = 'GET'{only}",
+            [*chunk, low, high],
+        )
+        for hit_id, delivery, recipient, at, link, verdict, reasons in rows:
+            if (delivery, recipient) in pairs:
                 found.setdefault((delivery, recipient), []).append(
                     Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
                 )
     return found
 
 
-def _iso_minus(at: str, window: float) -> str:
+def _iso_shift(at: str, by: float) -> str:
     moment = datetime.fromisoformat(at)
-    return iso(datetime.fromtimestamp(moment.timestamp() - window - 1, moment.tzinfo))
+    return iso(datetime.fromtimestamp(moment.timestamp() + by, moment.tzinfo))
 
 
 def score(conn: sqlite3.Connection, probes: list[Probe], scoring: Scoring) -> Scored:
@@ -131,9 +141,16 @@ def score(conn: sqlite3.Connection, probes: list[Probe], scoring: Scoring) -> Sc
     sends = _send_times(conn, probes) if "after_send" in on else {}
     clicks = [p for p in probes if p.route == Route.CLICK and p.method == "GET"]
     click_ids = {p.id for p in clicks}
-    window = max(scoring.proximity_seconds, scoring.honeypot_seconds)
-    near_on = "proximity" in on or "honeypot" in on
-    stored = _stored_clicks(conn, clicks, window) if near_on and clicks else {}
+    # Stored neighbours: any click within the proximity window, honeypot clicks within
+    # the honeypot window, and, around a honeypot click, every click it turns to bot.
+    stored: dict[tuple[str, str], list[Neighbour]] = {}
+    if "proximity" in on:
+        stored = _stored_clicks(conn, clicks, scoring.proximity_seconds)
+    if "honeypot" in on:
+        _merge(stored, _stored_clicks(conn, clicks, scoring.honeypot_seconds, traps=True))
+        traps = [p for p in clicks if p.link == HONEYPOT_LINK]
+        if traps:  # rare: every click around a trap is read, to turn it to bot
+            _merge(stored, _stored_clicks(conn, traps, scoring.honeypot_seconds))
     # The probes' own clicks are neighbours too (when new, they are not stored yet).
     pending: dict[tuple[str, str], list[Neighbour]] = {}
     probe_ids = {p.id for p in probes}
@@ -170,6 +187,14 @@ def score(conn: sqlite3.Connection, probes: list[Probe], scoring: Scoring) -> Sc
         context = Context(since, proximity, honeypot)
         result.verdicts.append(judge.judge(p.route, p.method, p.ip, p.user_agent, context))
     return result
+
+
+def _merge(
+    into: dict[tuple[str, str], list[Neighbour]], more: dict[tuple[str, str], list[Neighbour]]
+) -> None:
+    for key, neighbours in more.items():
+        have = {n.id for n in into.get(key, [])}
+        into.setdefault(key, []).extend(n for n in neighbours if n.id not in have)
 
 
 def _flip(result: Scored, n: Neighbour, probe_ids: set[int], reason: str) -> None:
@@ -260,7 +285,7 @@ def _rebuild_opened(
         (recipient, email, campaign, since, recipient),
     )
     hits = conn.execute(
-        "SELECT id, at, delivery, link, url, verdict FROM hits INDEXED BY hits_recipient"
+        "SELECT id, at, delivery, link, url, verdict FROM hits INDEXED BY hits_recipient_at"
         " WHERE recipient = ? AND email = ? AND campaign = ? AND at >= ? AND id <= ?"
         " AND route = 'open' AND method = 'GET' ORDER BY id",
         (recipient, email, campaign, since, upto),
