@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
         secret_keys=(OLD_KEY, NEW_KEY),
         api_keys=(API_KEY, "second-api-key"),
         base_url=BASE_URL,
+        forget_key="test-forget-key",
     )
 
 

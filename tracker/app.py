@@ -16,6 +16,7 @@ from tracker import pages
 from tracker.config import Settings
 from tracker.events import iso, iso_now
 from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
+from tracker.retention import retention_ctx
 from tracker.routes import api, health, mirror, tracking, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
@@ -96,6 +97,7 @@ def create_app(
     app[RECORDER] = HitRecorder(settings, app[STORE], now)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
+    app.cleanup_ctx.append(retention_ctx)
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)

@@ -275,3 +275,24 @@ def rescore(config_path: Path | None, since: str | None) -> None:
 
     judged, changed = asyncio.run(run())
     click.echo(f"Judged {judged} hits again; {changed} verdicts changed.")
+
+
+@main.command()
+@config_option
+@click.argument("recipient")
+def forget(config_path: Path | None, recipient: str) -> None:
+    """Erase RECIPIENT's hits and events; an unsubscribed or bounced person stays so."""
+    from tracker.store import open_store
+
+    settings = settings_from(config_path)
+
+    async def run() -> tuple[int, int]:
+        store = open_store(settings)
+        await store.open()
+        try:
+            return await store.forget(recipient)
+        finally:
+            await store.close()
+
+    hits, events = asyncio.run(run())
+    click.echo(f"Forgot {recipient}: {hits} hits and {events} events deleted.")

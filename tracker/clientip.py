@@ -57,13 +57,23 @@ class AddressResolver:
     """
 
     def __init__(
-        self, trusted: Sequence[Network], ipv4_prefix: int = 24, ipv6_prefix: int = 48
+        self,
+        trusted: Sequence[Network],
+        ipv4_prefix: int = 24,
+        ipv6_prefix: int = 48,
+        mode: str = "prefix",
     ) -> None:
         self._trusted = tuple(trusted)
         self._v4 = ipv4_prefix
         self._v6 = ipv6_prefix
+        self._mode = mode
         self.resolve = functools.lru_cache(maxsize=65536)(self._resolve)
 
     def _resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The address as stored: its network (``prefix``), nothing (``full``) or whole."""
+        if self._mode == "full":
+            return None
         address = client_address(peer, forwarded_for, self._trusted)
+        if self._mode == "none":
+            return None if address is None else str(address)
         return anonymise(address, self._v4, self._v6)

@@ -77,6 +77,18 @@ class Settings:
     proximity_seconds: float = 2.0
     # Clicks this close to a click on the honeypot link of the same message are bot.
     honeypot_seconds: float = 30.0
+    # Client addresses before storage: "prefix" keeps the network (ipv4_prefix,
+    # ipv6_prefix), "full" stores none at all, "none" keeps the whole address.
+    anonymise_ip: str = "prefix"
+    # The kill switch: "off" still serves the pixel and redirects, and records no open or
+    # click (unsubscribes are always recorded: they are the person's request).
+    tracking: str = "on"
+    # Campaigns whose hits are counted without a recipient id, address or user agent.
+    anonymous_campaigns: tuple[str, ...] = ()
+    # Days raw hits (addresses, user agents) are kept; 0 keeps them forever.
+    retention_days: int = 400
+    # Key of the hash that keeps a forgotten person suppressed; generated when unset.
+    forget_key: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -87,8 +99,24 @@ class Settings:
         return Path(url.removeprefix("sqlite:///"))
 
 
-_LIST_KEYS = {"secret_keys", "api_keys", "trusted_proxies", "webhook_urls", "signals"}
-_INT_KEYS = {"port", "max_group", "ipv4_prefix", "ipv6_prefix", "webhook_batch", "max_body"}
+_LIST_KEYS = {
+    "secret_keys",
+    "api_keys",
+    "trusted_proxies",
+    "webhook_urls",
+    "signals",
+    "anonymous_campaigns",
+}
+_INT_KEYS = {
+    "port",
+    "max_group",
+    "ipv4_prefix",
+    "ipv6_prefix",
+    "webhook_batch",
+    "max_body",
+    "retention_days",
+}
+_CHOICES = {"anonymise_ip": ("prefix", "full", "none"), "tracking": ("on", "off")}
 _FLOAT_KEYS = {
     "shutdown_timeout",
     "webhook_interval",
@@ -133,6 +161,11 @@ def _coerce(key: str, value: Any) -> Any:
             return level
         if key == "base_url":
             return str(value).rstrip("/")
+        if key in _CHOICES:
+            choice = str(value).lower()
+            if choice not in _CHOICES[key]:
+                raise ValueError(f"must be one of {', '.join(_CHOICES[key])}")
+            return choice
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{key}: {exc}") from None
@@ -167,6 +200,8 @@ def load(
     for url in settings.webhook_urls:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"webhook_urls: not an http(s) URL: {url[:60]}")
+    if settings.retention_days < 0:
+        raise ConfigError("retention_days: must be 0 (forever) or more")
     if not 0 <= settings.proximity_seconds <= 3:
         raise ConfigError("proximity_seconds: must be between 0 and 3")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
@@ -193,6 +228,8 @@ def with_generated_secrets(settings: Settings) -> Settings:
         changes["secret_keys"] = _read_or_create(secret_keys_file(settings), new_key())
     if not settings.api_keys:
         changes["api_keys"] = _read_or_create(settings.data_dir / "api_key", new_key())
+    if not settings.forget_key:
+        changes["forget_key"] = _read_or_create(settings.data_dir / "forget_key", new_key())[0]
     if settings.webhook_urls and not settings.webhook_secret:
         secret = _read_or_create(settings.data_dir / "webhook_secret", new_key())
         changes["webhook_secret"] = secret[0]

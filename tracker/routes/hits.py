@@ -27,8 +27,13 @@ class HitRecorder:
         self._store = store
         self._now = now
         self._address = AddressResolver(
-            settings.trusted_proxies, settings.ipv4_prefix, settings.ipv6_prefix
+            settings.trusted_proxies,
+            settings.ipv4_prefix,
+            settings.ipv6_prefix,
+            settings.anonymise_ip,
         ).resolve
+        # The kill switch: opens and clicks are answered as always and recorded nowhere.
+        self._tracking = settings.tracking == "on"
 
     def build(
         self,
@@ -57,6 +62,9 @@ class HitRecorder:
 
     async def record(self, hit: Hit) -> bool:
         """Store ``hit``, returning once committed; False (counted, logged) if it could not be."""
+        if not self._tracking and hit.route is not Route.UNSUBSCRIBE:
+            metrics.HITS.count(hit.route, "not_recorded")
+            return True
         try:
             await self._store.record(hit)
         except StoreUnavailable as exc:

@@ -20,5 +20,6 @@ def open_store(settings: Settings) -> Store:
             settings.synchronous,
             settings.max_group,
             Scoring.for_settings(settings),
+            settings.forget_key,
         )
     raise ConfigError(f"database_url: unsupported scheme {url.split(':', 1)[0]!r}")

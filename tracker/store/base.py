@@ -65,6 +65,12 @@ class Store(Protocol):
     async def rescore(self, since: str) -> tuple[int, int]:
         """Re-judge the open and click hits since ``since``: (hits judged, changed)."""
 
+    async def forget(self, recipient: str) -> tuple[int, int]:
+        """Erase a person, keeping their suppressions hashed: (hits, events) deleted."""
+
+    async def purge_hits(self, before: str) -> int:
+        """Delete raw hits older than ``before``; how many."""
+
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         """Keep a delivery's HTML and numbered links (the latest registration wins)."""
 

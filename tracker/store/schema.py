@@ -96,6 +96,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX hits_recipient_at ON hits (recipient, at);
     CREATE INDEX hits_traps ON hits (recipient, at) WHERE link = 99999 AND route = 'click';
     """,
+    # 6: suppressions of forgotten people, under a keyed hash of their id.
+    """
+    CREATE TABLE forgotten (
+        hash TEXT NOT NULL,
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        category TEXT,
+        PRIMARY KEY (hash, type, at)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,6 +16,7 @@ from tracker.events import EventType, Hit
 from tracker.ingest import SendEvent
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
+from tracker.store.sqlite_privacy import Forget, Purge, forget, person_hash, purge
 from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
 from tracker.store.sqlite_writes import (
     CHUNK,
@@ -26,7 +27,7 @@ from tracker.store.sqlite_writes import (
 )
 from tracker.store.writer import GroupWriter, WriterClosed
 
-Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor | Rescore
+Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor | Rescore | Forget | Purge
 
 JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
 VERDICTS = ("human", "machine_open", "bot")
@@ -55,6 +56,8 @@ def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
+    # What is deleted (a forgotten person, expired hits) is overwritten, not left in pages.
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
@@ -67,8 +70,10 @@ class SQLiteStore:
         synchronous: str = "NORMAL",
         max_group: int = 2048,
         scoring: Scoring | None = None,
+        forget_key: str = "",
     ) -> None:
         self.path = path
+        self._forget_key = forget_key
         self._scoring = scoring or Scoring.for_settings(Settings())
         self._synchronous = synchronous
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -129,6 +134,34 @@ class SQLiteStore:
             changed += unit.changed
             after = unit.last_id
 
+    async def forget(self, recipient: str) -> tuple[int, int]:
+        """Erase a person's hits and events, keeping their suppressions under a keyed hash.
+
+        Returns (hits, events) deleted. The WAL is checkpointed and truncated after, so the
+        deleted pages do not linger in it either.
+        """
+        if not self._forget_key:
+            raise StoreUnavailable("forget_key is not set")
+        unit = Forget(recipient, person_hash(self._forget_key, recipient))
+        await self._write(unit)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._truncate_wal)
+        return unit.hits, unit.events
+
+    def _truncate_wal(self) -> None:
+        assert self._conn is not None
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def purge_hits(self, before: str) -> int:
+        """Delete the raw hits older than ``before``, a chunk per transaction."""
+        total = 0
+        while True:
+            unit = Purge(before)
+            await self._write(unit)
+            total += unit.deleted
+            if not unit.deleted:
+                return total
+
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         await self._write(template)
 
@@ -173,6 +206,10 @@ class SQLiteStore:
                     save_cursor(conn, unit)
                 elif isinstance(unit, Rescore):
                     rescore(conn, unit, self._scoring)
+                elif isinstance(unit, Forget):
+                    forget(conn, unit)
+                elif isinstance(unit, Purge):
+                    purge(conn, unit)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -228,6 +265,19 @@ class SQLiteStore:
             )
             for r in rows:
                 found.setdefault(r["recipient"], []).append((r["type"], r["at"], r["category"]))
+        if self._forget_key:
+            hashes = {person_hash(self._forget_key, r): r for r in unique}
+            names = list(hashes)
+            for start in range(0, len(names), CHUNK):
+                chunk = names[start : start + CHUNK]
+                rows = await self._rows(
+                    "SELECT hash, type, at, category FROM forgotten"
+                    f" WHERE hash IN ({','.join('?' * len(chunk))}) ORDER BY at",
+                    tuple(chunk),
+                )
+                for r in rows:
+                    person = hashes[r["hash"]]
+                    found.setdefault(person, []).append((r["type"], r["at"], r["category"]))
         return found
 
     async def webhook_cursor(self, url: str) -> int:

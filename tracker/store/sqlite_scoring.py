@@ -39,15 +39,21 @@ class Probe(NamedTuple):
 
 @dataclass(frozen=True)
 class Scoring:
-    """The judge and the windows of the context signals."""
+    """The judge, the windows of the context signals, and the campaigns kept anonymous."""
 
     judge: Judge
     proximity_seconds: float = 2.0
     honeypot_seconds: float = 30.0
+    anonymous: frozenset[str] = frozenset()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Scoring:
-        return cls(judge_for(settings), settings.proximity_seconds, settings.honeypot_seconds)
+        return cls(
+            judge_for(settings),
+            settings.proximity_seconds,
+            settings.honeypot_seconds,
+            frozenset(settings.anonymous_campaigns),
+        )
 
 
 @dataclass

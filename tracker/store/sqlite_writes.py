@@ -25,6 +25,8 @@ _INSERT_EVENT = (
     " hit_id, dedupe, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 _JUDGED = (Route.OPEN, Route.CLICK)
+# The recipient of an open or click in an anonymous campaign.
+ANONYMOUS = "anonymous"
 
 
 def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> None:
@@ -50,17 +52,23 @@ def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> 
         m = hit.message
         verdict, reasons = verdicts.get(hit_id, (None, None))
         agent = read_agent(hit.user_agent) if verdict is not None else None
+        recipient, ip, user_agent = m.recipient, hit.ip, hit.user_agent
+        if verdict is not None and m.campaign in scoring.anonymous:
+            # Judged with what the request said, kept with nothing that names the person.
+            recipient, ip, user_agent = ANONYMOUS, None, ""
         rows.append(
-            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, m.recipient,
-             m.campaign, m.email, hit.link, hit.url, hit.ip, hit.user_agent, verdict, reasons,
+            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, recipient,
+             m.campaign, m.email, hit.link, hit.url, ip, user_agent, verdict, reasons,
              agent.client if agent else None, agent.device if agent else None)
         )  # fmt: skip
         if hit.event is not None:
             machine = verdict is not None and verdict is not Verdict.HUMAN
-            key = dedupe_key(hit.event, m.delivery, m.recipient, m.campaign, m.email,
+            key = dedupe_key(hit.event, m.delivery, recipient, m.campaign, m.email,
                              machine=machine)  # fmt: skip
+            if recipient == ANONYMOUS:
+                key = None  # nobody can be told apart: every open counts
             events.append(
-                (hit.event, hit.at, m.delivery, m.recipient, m.campaign, m.email, hit.link,
+                (hit.event, hit.at, m.delivery, recipient, m.campaign, m.email, hit.link,
                  hit.url, hit_id, key, verdict)
             )  # fmt: skip
     conn.executemany(_INSERT_HIT, rows)
