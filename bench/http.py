@@ -35,7 +35,10 @@ from tracker.tokens import Click, Message, Tokens
 
 SECRET = "bench-secret-key"
 ROUTES = ("o", "c")
-TOKENS_PER_ROUTE = 2000
+# Distinct recipients (one token each) per route. In a real send one person clicks
+# rarely; with a few thousand, every person of the bench would click several times a
+# second and each verdict would read a crowd of neighbouring clicks.
+TOKENS_PER_ROUTE = 20_000
 TARGET_URL = (
     "https://shop.example.com/collections/spring-sale/products/linen-shirt?utm_source=email"
 )
