@@ -106,6 +106,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (hash, type, at)
     ) WITHOUT ROWID;
     """,
+    # 7: Sent and Delivered by recipient first, so a group's hits need one read for all.
+    """
+    DROP INDEX events_sends;
+    CREATE INDEX events_sends ON events (recipient, delivery, at)
+        WHERE type IN ('sent', 'delivered');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -86,49 +86,61 @@ def _by_delivery(probes: Iterable[Probe]) -> dict[str, list[str]]:
 
 
 def _send_times(conn: sqlite3.Connection, probes: list[Probe]) -> dict[tuple[str, str], list[str]]:
-    """Sent and Delivered times of each (delivery, recipient), oldest first."""
+    """Sent and Delivered times of each (delivery, recipient), oldest first: one read."""
+    pairs = {(p.delivery, p.recipient) for p in probes}
+    recipients = sorted({p.recipient for p in probes})
     found: dict[tuple[str, str], list[str]] = {}
-    for delivery, recipients in _by_delivery(probes).items():
-        for start in range(0, len(recipients), CHUNK):
-            chunk = recipients[start : start + CHUNK]
-            rows = conn.execute(
-                "SELECT recipient, at FROM events WHERE type IN ('sent', 'delivered')"
-                f" AND delivery = ? AND recipient IN ({','.join('?' * len(chunk))}) ORDER BY at",
-                [delivery, *chunk],
-            )
-            for recipient, at in rows:
+    for start in range(0, len(recipients), CHUNK):
+        chunk = recipients[start : start + CHUNK]
+        rows = conn.execute(
+            "SELECT delivery, recipient, at FROM events INDEXED BY events_sends"
+            f" WHERE recipient IN ({','.join('?' * len(chunk))})"
+            " AND type IN ('sent', 'delivered') ORDER BY at",
+            chunk,
+        )
+        for delivery, recipient, at in rows:
+            if (delivery, recipient) in pairs:
                 found.setdefault((delivery, recipient), []).append(at)
     return found
 
 
 def _stored_clicks(
-    conn: sqlite3.Connection, probes: list[Probe], window: float, traps: bool = False
+    conn: sqlite3.Connection, probes: list[Probe], window: float, trap_window: float | None
 ) -> dict[tuple[str, str], list[Neighbour]]:
-    """Stored GET clicks of the probes' (delivery, recipient) pairs within ``window``.
+    """Stored GET clicks of the probes' (delivery, recipient) pairs near their times.
 
-    With ``traps``, only honeypot clicks (their own small index). One query per group,
-    bounded by the (recipient, at) index to those seconds however long a history is.
+    Every click within ``window``, and honeypot clicks (their own small index) within
+    ``trap_window``: one statement per group, each part bounded by a (recipient, at)
+    index to those seconds however long a person's history is.
     """
     if not probes:
         return {}
-    low = _iso_shift(min(p.at for p in probes), -window - 1)
-    high = _iso_shift(max(p.at for p in probes), window + 1)
-    index, only = (
-        ("hits_traps", f" AND link = {HONEYPOT_LINK}") if traps else ("hits_recipient_at", "")
-    )
+    first, last = min(p.at for p in probes), max(p.at for p in probes)
     pairs = {(p.delivery, p.recipient) for p in probes}
     recipients = sorted({p.recipient for p in probes})
+    columns = "id, delivery, recipient, at, link, verdict, reasons"
+    clicks = " AND route = 'click' AND method = 'GET'"
     found: dict[tuple[str, str], list[Neighbour]] = {}
+    seen: set[int] = set()
     for start in range(0, len(recipients), CHUNK):
         chunk = recipients[start : start + CHUNK]
-        rows = conn.execute(
-            f"SELECT id, delivery, recipient, at, link, verdict, reasons FROM hits INDEXED BY"
-            f" {index} WHERE recipient IN ({','.join('?' * len(chunk))})"
-            f" AND at BETWEEN ? AND ? AND route = 'click' AND method = 'GET'{only}",
-            [*chunk, low, high],
+        marks = ",".join("?" * len(chunk))
+        sql = (
+            f"SELECT {columns} FROM hits INDEXED BY hits_recipient_at"
+            f" WHERE recipient IN ({marks}) AND at BETWEEN ? AND ?{clicks}"
         )
-        for hit_id, delivery, recipient, at, link, verdict, reasons in rows:
-            if (delivery, recipient) in pairs:
+        params = [*chunk, _iso_shift(first, -window - 1), _iso_shift(last, window + 1)]
+        if trap_window is not None:
+            sql += (
+                f" UNION ALL SELECT {columns} FROM hits INDEXED BY hits_traps"
+                f" WHERE recipient IN ({marks}) AND at BETWEEN ? AND ?{clicks}"
+                f" AND link = {HONEYPOT_LINK}"
+            )
+            params += [*chunk, _iso_shift(first, -trap_window - 1)]
+            params.append(_iso_shift(last, trap_window + 1))
+        for hit_id, delivery, recipient, at, link, verdict, reasons in conn.execute(sql, params):
+            if (delivery, recipient) in pairs and hit_id not in seen:
+                seen.add(hit_id)
                 found.setdefault((delivery, recipient), []).append(
                     Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
                 )
@@ -150,13 +162,13 @@ def score(conn: sqlite3.Connection, probes: list[Probe], scoring: Scoring) -> Sc
     # Stored neighbours: any click within the proximity window, honeypot clicks within
     # the honeypot window, and, around a honeypot click, every click it turns to bot.
     stored: dict[tuple[str, str], list[Neighbour]] = {}
-    if "proximity" in on:
-        stored = _stored_clicks(conn, clicks, scoring.proximity_seconds)
-    if "honeypot" in on:
-        _merge(stored, _stored_clicks(conn, clicks, scoring.honeypot_seconds, traps=True))
+    if clicks and ("proximity" in on or "honeypot" in on):
+        window = scoring.proximity_seconds if "proximity" in on else 0.0
+        trap_window = scoring.honeypot_seconds if "honeypot" in on else None
+        stored = _stored_clicks(conn, clicks, window, trap_window)
         traps = [p for p in clicks if p.link == HONEYPOT_LINK]
-        if traps:  # rare: every click around a trap is read, to turn it to bot
-            _merge(stored, _stored_clicks(conn, traps, scoring.honeypot_seconds))
+        if traps and trap_window is not None:  # rare: every click around a trap is read
+            _merge(stored, _stored_clicks(conn, traps, trap_window, None))
     # The probes' own clicks are neighbours too (when new, they are not stored yet).
     pending: dict[tuple[str, str], list[Neighbour]] = {}
     probe_ids = {p.id for p in probes}
