@@ -87,10 +87,10 @@ async def test_a_gateway_clicking_everything_at_delivery_is_shown_apart_from_the
     people = await stats(client, auth)
     assert people["clicks"] == 1
     assert people["unique_clickers"] == 1
-    assert people["machine"]["bot_clicks"] == 5
-    machines = await stats(client, auth, "?traffic=machine")
+    assert people["bots"]["bot_clicks"] == 5
+    machines = await stats(client, auth, "?bots=only")
     assert machines["clicks"] == 5
-    everything = await stats(client, auth, "?traffic=all")
+    everything = await stats(client, auth, "?bots=include")
     assert everything["clicks"] == 6
 
     urls = await client.get("/api/v1/deliveries/spring/urls", headers=auth)
@@ -117,11 +117,11 @@ async def test_an_apple_proxy_open_does_not_use_up_the_persons_opened(
 
     people = await stats(client, auth)
     assert people["opened"] == 1
-    assert people["machine"]["machine_opens"] == 1
+    assert people["bots"]["machine_opens"] == 1
     resp = await client.get("/api/v1/recipients/bob/tracking", headers=auth)
     items = (await resp.json())["items"]
     assert [(i["type"], i["verdict"]) for i in items] == [("opened", "human")]
-    resp = await client.get("/api/v1/recipients/bob/tracking?traffic=all", headers=auth)
+    resp = await client.get("/api/v1/recipients/bob/tracking?bots=include", headers=auth)
     everything = (await resp.json())["items"]
     assert [i["verdict"] for i in everything] == ["human", "machine_open"]
 
@@ -157,7 +157,7 @@ async def test_a_honeypot_click_turns_the_clicks_around_it_to_bot(
         ("dave", 0, "human", ""),
     ]
     people = await stats(client, auth)
-    assert people["clicks"] == 1 and people["machine"]["bot_clicks"] == 2
+    assert people["clicks"] == 1 and people["bots"]["bot_clicks"] == 2
     events = table(rows, "SELECT recipient, verdict FROM events ORDER BY id")
     assert events == [("carol", "bot"), ("carol", "bot"), ("dave", "human")]
 
@@ -216,7 +216,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
     clock.advance(hours=2)
     await client.get(pixel, headers=came_from(HOME, PERSON["User-Agent"]))  # ...then frank's
     before = await stats(client, auth)
-    assert (before["clicks"], before["opened"], before["machine"]["bot_clicks"]) == (2, 1, 0)
+    assert (before["clicks"], before["opened"], before["bots"]["bot_clicks"]) == (2, 1, 0)
 
     # The operator learns that 198.51.100.0/24 is a scanner and adds a list.
     (lists / "scanner.txt").write_text("# verdict: bot\n# routes: open, click\n198.51.100.0/24\n")
@@ -229,7 +229,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
 
     after = await stats(client, auth)
     assert (after["clicks"], after["opened"]) == (0, 1)
-    assert after["machine"] == {"machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
+    assert after["bots"] == {"machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
     assert table(rows, "SELECT verdict, reasons FROM hits ORDER BY id") == [
         ("bot", "net:scanner"),
         ("bot", "net:scanner"),

@@ -56,9 +56,15 @@ def query_event_type(request: web.Request) -> str | None:
     return value
 
 
+BOTS = {"exclude": "human", "include": "all", "only": "machine"}
+
+
 def query_traffic(request: web.Request) -> str:
-    """``?traffic=``: ``human`` (the default), ``machine`` or ``all``; 400 otherwise."""
-    value = request.query.get("traffic", "human")
-    if value not in ("human", "machine", "all"):
-        raise bad_request("traffic must be one of: human, machine, all")
-    return value
+    """``?bots=``: ``exclude`` (people only, the default), ``include`` or ``only``.
+
+    Returns what the store counts: ``human``, ``all`` or ``machine`` traffic.
+    """
+    value = request.query.get("bots", "exclude")
+    if value not in BOTS:
+        raise bad_request("bots must be one of: exclude, include, only")
+    return BOTS[value]

@@ -350,7 +350,6 @@ class SQLiteStore:
             )
 
         return {
-            "traffic": traffic,
             "sent": count(EventType.SENT),
             "delivered": count(EventType.DELIVERED),
             "hard_bounced": count(EventType.HARD_BOUNCED),
@@ -361,7 +360,7 @@ class SQLiteStore:
             "unique_clickers": count(EventType.CLICKED, "people"),
             "unsubscribed": count(EventType.UNSUBSCRIBED),
             # Machine traffic, shown apart whatever ``traffic`` asks for.
-            "machine": {
+            "bots": {
                 "machine_opens": count(EventType.OPENED, verdicts=("machine_open",)),
                 "bot_opens": count(EventType.OPENED, verdicts=("bot",)),
                 "bot_clicks": count(EventType.CLICKED, verdicts=("bot",)),
