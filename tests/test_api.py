@@ -52,8 +52,20 @@ async def test_reports_follow_the_event_rules(
 
     urls = await (await client.get("/api/v1/deliveries/spring/urls", headers=auth)).json()
     assert urls == [
-        {"link": 0, "url": "https://shop.example/0", "clicks": 3, "unique_clickers": 2},
-        {"link": 1, "url": "https://shop.example/1", "clicks": 1, "unique_clickers": 1},
+        {
+            "link": 0,
+            "url": "https://shop.example/0",
+            "clicks": 3,
+            "unique_clickers": 2,
+            "share": 0.75,
+        },
+        {
+            "link": 1,
+            "url": "https://shop.example/1",
+            "clicks": 1,
+            "unique_clickers": 1,
+            "share": 0.25,
+        },
     ]
 
     resp = await client.get("/api/v1/recipients/bob/tracking?sort=asc", headers=auth)

@@ -7,9 +7,18 @@ from aiohttp import web
 from tracker.keys import STORE
 from tracker.routes.auth import Middleware, require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
-from tracker.routes.replies import error, path_id, query_event_type, query_limit, query_traffic
+from tracker.routes.replies import (
+    error,
+    path_id,
+    query_event_type,
+    query_int,
+    query_limit,
+    query_time,
+    query_traffic,
+)
 from tracker.routes.sending import routes as sending_routes
 from tracker.routes.table import RouteTable, add_fallback
+from tracker.tokens import MAX_ID_LENGTH
 
 routes = RouteTable()
 
@@ -26,7 +35,13 @@ async def recipient_tracking(request: web.Request) -> web.Response:
         return error(400, "bad_request", "sort must be asc or desc")
     limit = query_limit(request, 100, MAX_LIMIT)
     items = await request.config_dict[STORE].recipient_tracking(
-        recipient, event_type, sort == "desc", limit, query_traffic(request)
+        recipient,
+        event_type,
+        sort == "desc",
+        limit,
+        query_traffic(request),
+        query_time(request, "since"),
+        query_time(request, "until"),
     )
     return web.json_response({"recipient": recipient, "items": items})
 
@@ -45,6 +60,62 @@ async def delivery_urls(request: web.Request) -> web.Response:
     delivery = path_id(request, "delivery")
     urls = await request.config_dict[STORE].delivery_urls(delivery, query_traffic(request))
     return web.json_response(urls)
+
+
+@routes.get("/deliveries/{delivery}/hot-clicks")
+async def hot_clicks(request: web.Request) -> web.Response:
+    """Each link position's share of the clicks, for drawing on the delivery's HTML."""
+    delivery = path_id(request, "delivery")
+    urls = await request.config_dict[STORE].delivery_urls(delivery, query_traffic(request))
+    links = [{"link": u["link"], "url": u["url"], "clicks": u["clicks"], "share": u["share"]}
+             for u in urls]  # fmt: skip
+    return web.json_response({"delivery": delivery, "links": links})
+
+
+@routes.get("/deliveries/{delivery}/timeline")
+async def timeline(request: web.Request) -> web.Response:
+    """Opens and clicks per hour (UTC)."""
+    delivery = path_id(request, "delivery")
+    hours = await request.config_dict[STORE].delivery_timeline(delivery, query_traffic(request))
+    return web.json_response({"delivery": delivery, "hours": hours})
+
+
+@routes.get("/deliveries/{delivery}/clients")
+async def clients(request: web.Request) -> web.Response:
+    """Opens and clicks by mail client (or browser) and device."""
+    delivery = path_id(request, "delivery")
+    found = await request.config_dict[STORE].delivery_clients(delivery, query_traffic(request))
+    return web.json_response({"delivery": delivery, "clients": found})
+
+
+@routes.get("/deliveries/{delivery}/logs")
+async def logs(request: web.Request) -> web.Response:
+    """Every raw hit, oldest first: ``?type= recipient= link= since= until= verdict=
+    after= limit=``; ``next`` is the cursor of the following page (null at the end)."""
+    delivery = path_id(request, "delivery")
+    event_type = query_event_type(request)
+    if event_type not in (None, "opened", "clicked", "unsubscribed"):
+        return error(400, "bad_request", "type must be one of: opened, clicked, unsubscribed")
+    verdict = request.query.get("verdict") or None
+    if verdict not in (None, "human", "machine_open", "bot"):
+        return error(400, "bad_request", "verdict must be one of: human, machine_open, bot")
+    recipient = request.query.get("recipient") or None
+    if recipient is not None and len(recipient) > MAX_ID_LENGTH:
+        return error(400, "bad_request", "recipient is too long")
+    items, following = await request.config_dict[STORE].delivery_logs(
+        delivery,
+        event_type=event_type,
+        recipient=recipient,
+        link=query_int(request, "link"),
+        since=query_time(request, "since"),
+        until=query_time(request, "until"),
+        verdict=verdict,
+        after=query_int(request, "after", 0),
+        limit=query_limit(request, 100, MAX_LIMIT),
+    )
+    return web.json_response(
+        {"items": items, "next": None if following is None else str(following)}
+    )
 
 
 def api_app(*middlewares: Middleware) -> web.Application:

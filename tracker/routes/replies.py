@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from tracker.events import EventType
+from tracker.events import EventType, iso
 from tracker.tokens import MAX_ID_LENGTH
 
 
@@ -68,3 +69,25 @@ def query_traffic(request: web.Request) -> str:
     if value not in BOTS:
         raise bad_request("bots must be one of: exclude, include, only")
     return BOTS[value]
+
+
+def query_time(request: web.Request, name: str) -> str | None:
+    """``?name=`` as a stored time (ISO 8601; a date or a time without zone is UTC)."""
+    value = request.query.get(name)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"{name} must be an ISO 8601 date or time") from None
+    return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """``?name=`` as a non-negative integer; 400 otherwise."""
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or len(value) > 18:
+        raise bad_request(f"{name} must be a non-negative integer")
+    return int(value)

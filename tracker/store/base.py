@@ -105,12 +105,27 @@ class Store(Protocol):
         newest_first: bool,
         limit: int,
         traffic: str = "human",
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[dict[str, Any]]: ...
 
     async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]: ...
 
     async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
-        """Per link: URL, clicks, unique clickers (``traffic``: human, machine or all)."""
+        """Per link: URL, clicks, unique clickers, share (``traffic``: human, machine, all)."""
+
+    async def delivery_timeline(
+        self, delivery: str, traffic: str = "human"
+    ) -> list[dict[str, Any]]:
+        """Opens and clicks per hour."""
+
+    async def delivery_clients(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
+        """Opens and clicks by mail client and device."""
+
+    async def delivery_logs(
+        self, delivery: str, **filters: Any
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Raw hits after a cursor, filtered (see sqlite_reports.delivery_logs); the next."""
 
     async def ping(self) -> None:
         """Raise if the database cannot be read."""

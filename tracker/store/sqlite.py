@@ -12,8 +12,9 @@ import aiosqlite
 
 from tracker import metrics
 from tracker.config import Settings
-from tracker.events import EventType, Hit
+from tracker.events import Hit
 from tracker.ingest import SendEvent
+from tracker.store import sqlite_reports as reports
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
 from tracker.store.sqlite_privacy import Forget, Purge, forget, person_hash, purge
@@ -28,22 +29,6 @@ from tracker.store.sqlite_writes import (
 from tracker.store.writer import GroupWriter, WriterClosed
 
 Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor | Rescore | Forget | Purge
-
-JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
-VERDICTS = ("human", "machine_open", "bot")
-
-
-def traffic_filter(traffic: str) -> str:
-    """SQL for the events a report counts: people only, machines only, or all.
-
-    Events without a verdict (delivery events; hits stored before verdicts) are people's.
-    """
-    if traffic == "human":
-        return "coalesce(verdict, 'human') = 'human'"
-    if traffic == "machine":
-        return "coalesce(verdict, 'human') != 'human'"
-    return "1"
-
 
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
@@ -313,77 +298,48 @@ class SQLiteStore:
         newest_first: bool,
         limit: int,
         traffic: str = "human",
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[dict[str, Any]]:
         order = "DESC" if newest_first else "ASC"
         where = "recipient = ?" + (" AND type = ?" if event_type else "")
         params: tuple[Any, ...] = (recipient, event_type) if event_type else (recipient,)
+        if since is not None:
+            where += " AND at >= ?"
+            params += (since,)
+        if until is not None:
+            where += " AND at < ?"
+            params += (until,)
         rows = await self._rows(
             "SELECT events.id, type, at, delivery, recipient, campaign, email, link, url,"
             " coalesce(verdict, 'human') AS verdict FROM events"
-            f" WHERE {where} AND {traffic_filter(traffic)}"
+            f" WHERE {where} AND {reports.traffic_filter(traffic)}"
             f" ORDER BY at {order}, events.id {order} LIMIT ?",
             (*params, limit),
         )
         out = []
         for row in rows:
             item = dict(row)
-            if item["type"] not in JUDGED_TYPES:
+            if item["type"] not in reports.JUDGED_TYPES:
                 del item["verdict"]
             out.append(item)
         return out
 
     async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]:
-        rows = await self._rows(
-            "SELECT type, coalesce(verdict, 'human') AS verdict, count(*) AS n,"
-            " count(DISTINCT recipient) AS people FROM events"
-            " WHERE delivery = ? GROUP BY type, 2",
-            (delivery,),
-        )
-        counted = {"human": ("human",), "machine": ("machine_open", "bot"), "all": VERDICTS}
-        wanted = counted[traffic]
-
-        def count(kind: EventType, field: str = "n", verdicts: tuple[str, ...] = wanted) -> int:
-            if kind not in JUDGED_TYPES:
-                verdicts = VERDICTS
-            return sum(
-                int(r[field]) for r in rows if r["type"] == kind and r["verdict"] in verdicts
-            )
-
-        return {
-            "sent": count(EventType.SENT),
-            "delivered": count(EventType.DELIVERED),
-            "hard_bounced": count(EventType.HARD_BOUNCED),
-            "soft_bounced": count(EventType.SOFT_BOUNCED),
-            "opened": count(EventType.OPENED),
-            "clicks": count(EventType.CLICKED),
-            # Per verdict, so a person is not counted twice.
-            "unique_clickers": count(EventType.CLICKED, "people"),
-            "unsubscribed": count(EventType.UNSUBSCRIBED),
-            # Machine traffic, shown apart whatever ``traffic`` asks for.
-            "bots": {
-                "machine_opens": count(EventType.OPENED, verdicts=("machine_open",)),
-                "bot_opens": count(EventType.OPENED, verdicts=("bot",)),
-                "bot_clicks": count(EventType.CLICKED, verdicts=("bot",)),
-            },
-        }
+        return await reports.delivery_stats(self._rows, delivery, traffic)
 
     async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
-        registered = await self._rows(
-            "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
-        )
-        clicked = await self._rows(
-            "SELECT link, min(url) AS url, count(*) AS clicks,"
-            " count(DISTINCT recipient) AS clickers FROM events"
-            f" WHERE delivery = ? AND type = 'clicked' AND {traffic_filter(traffic)}"
-            " GROUP BY link",
-            (delivery,),
-        )
-        out: dict[int, dict[str, Any]] = {
-            r["link"]: {"link": r["link"], "url": r["url"], "clicks": 0, "unique_clickers": 0}
-            for r in registered
-        }
-        for r in clicked:
-            entry = out.setdefault(r["link"], {"link": r["link"], "url": r["url"]})
-            entry["clicks"] = r["clicks"]
-            entry["unique_clickers"] = r["clickers"]
-        return [out[k] for k in sorted(out)]
+        return await reports.delivery_urls(self._rows, delivery, traffic)
+
+    async def delivery_timeline(
+        self, delivery: str, traffic: str = "human"
+    ) -> list[dict[str, Any]]:
+        return await reports.timeline(self._rows, delivery, traffic)
+
+    async def delivery_clients(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
+        return await reports.clients(self._rows, delivery, traffic)
+
+    async def delivery_logs(
+        self, delivery: str, **filters: Any
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        return await reports.delivery_logs(self._rows, delivery, **filters)

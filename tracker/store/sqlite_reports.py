@@ -1,0 +1,195 @@
+"""The report reads of the SQLite store: delivery statistics, links, logs and timelines.
+
+Every read counts people only unless asked (``traffic``: ``human``, ``machine`` or
+``all``). Events without a verdict (delivery events, hits stored before verdicts) are
+people's. The honeypot link is never one of the delivery's links.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tracker.events import EventType
+from tracker.tokens import HONEYPOT_LINK
+
+Rows = Callable[[str, tuple[Any, ...]], Awaitable[list[sqlite3.Row]]]
+
+JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
+VERDICTS = ("human", "machine_open", "bot")
+COUNTED = {"human": ("human",), "machine": ("machine_open", "bot"), "all": VERDICTS}
+ROUTE_TYPES = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
+TYPE_ROUTES = {t: r for r, t in ROUTE_TYPES.items()}
+
+
+def traffic_filter(traffic: str, column: str = "verdict") -> str:
+    """SQL for the rows a report counts: people only, machines only, or all."""
+    if traffic == "human":
+        return f"coalesce({column}, 'human') = 'human'"
+    if traffic == "machine":
+        return f"coalesce({column}, 'human') != 'human'"
+    return "1"
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, Any]:
+    """Counts, rates, first and last activity, and the machine traffic set apart."""
+    counts = await rows(
+        "SELECT type, coalesce(verdict, 'human') AS verdict, count(*) AS n FROM events"
+        " WHERE delivery = ? GROUP BY type, 2",
+        (delivery,),
+    )
+    judged = traffic_filter(traffic)
+    people = await rows(
+        "SELECT count(DISTINCT recipient) AS clickers, min(at) AS first, max(at) AS last"
+        f" FROM events WHERE delivery = ? AND type IN ('opened', 'clicked', 'unsubscribed')"
+        f" AND {judged}",
+        (delivery,),
+    )
+    clickers = await rows(
+        "SELECT count(DISTINCT recipient) AS n FROM events WHERE delivery = ?"
+        f" AND type = 'clicked' AND link != {HONEYPOT_LINK} AND {judged}",
+        (delivery,),
+    )
+
+    def count(kind: EventType, verdicts: tuple[str, ...] = COUNTED[traffic]) -> int:
+        if kind not in JUDGED_TYPES:
+            verdicts = VERDICTS
+        return sum(int(r["n"]) for r in counts if r["type"] == kind and r["verdict"] in verdicts)
+
+    sent, delivered = count(EventType.SENT), count(EventType.DELIVERED)
+    opened, unique_clickers = count(EventType.OPENED), int(clickers[0]["n"])
+    unsubscribed = count(EventType.UNSUBSCRIBED)
+    return {
+        "sent": sent,
+        "delivered": delivered,
+        "hard_bounced": count(EventType.HARD_BOUNCED),
+        "soft_bounced": count(EventType.SOFT_BOUNCED),
+        "opened": opened,
+        "clicks": count(EventType.CLICKED),
+        "unique_clickers": unique_clickers,
+        "unsubscribed": unsubscribed,
+        "rates": {
+            "delivery": rate(delivered, sent),
+            "open": rate(opened, delivered),
+            "click": rate(unique_clickers, delivered),
+            "click_to_open": rate(unique_clickers, opened),
+            "unsubscribe": rate(unsubscribed, delivered),
+        },
+        "first_activity": people[0]["first"],
+        "last_activity": people[0]["last"],
+        # Machine traffic, shown apart whatever ``traffic`` asks for.
+        "bots": {
+            "machine_opens": count(EventType.OPENED, ("machine_open",)),
+            "bot_opens": count(EventType.OPENED, ("bot",)),
+            "bot_clicks": count(EventType.CLICKED, ("bot",)),
+        },
+    }
+
+
+async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
+    """Each link: position, URL, clicks, unique clickers and share of the clicks."""
+    registered = await rows(
+        "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
+    )
+    clicked = await rows(
+        "SELECT link, min(url) AS url, count(*) AS clicks,"
+        " count(DISTINCT recipient) AS clickers FROM events"
+        f" WHERE delivery = ? AND type = 'clicked' AND link != {HONEYPOT_LINK}"
+        f" AND {traffic_filter(traffic)} GROUP BY link",
+        (delivery,),
+    )
+    out: dict[int, dict[str, Any]] = {
+        r["link"]: {"link": r["link"], "url": r["url"], "clicks": 0, "unique_clickers": 0}
+        for r in registered
+    }
+    for r in clicked:
+        entry = out.setdefault(r["link"], {"link": r["link"], "url": r["url"]})
+        entry["clicks"] = r["clicks"]
+        entry["unique_clickers"] = r["clickers"]
+    total = sum(e["clicks"] for e in out.values())
+    for entry in out.values():
+        entry["share"] = rate(entry["clicks"], total) or 0.0
+    return [out[k] for k in sorted(out)]
+
+
+async def timeline(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
+    """Opens and clicks per hour (UTC), oldest first."""
+    found = await rows(
+        "SELECT substr(at, 1, 13) || ':00:00Z' AS hour, type, count(*) AS n FROM events"
+        " WHERE delivery = ? AND type IN ('opened', 'clicked')"
+        f" AND link IS NOT {HONEYPOT_LINK} AND {traffic_filter(traffic)} GROUP BY 1, 2"
+        " ORDER BY 1",
+        (delivery,),
+    )
+    hours: dict[str, dict[str, Any]] = {}
+    for r in found:
+        entry = hours.setdefault(r["hour"], {"hour": r["hour"], "opened": 0, "clicks": 0})
+        entry["opened" if r["type"] == "opened" else "clicks"] += r["n"]
+    return list(hours.values())
+
+
+async def clients(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
+    """Opens and clicks by mail client (or browser) and device, most first."""
+    found = await rows(
+        "SELECT coalesce(hits.client, 'Other') AS client, coalesce(hits.device, 'unknown')"
+        " AS device, events.type, count(*) AS n FROM events JOIN hits ON hits.id ="
+        " events.hit_id WHERE events.delivery = ? AND events.type IN ('opened', 'clicked')"
+        f" AND {traffic_filter(traffic, 'events.verdict')} GROUP BY 1, 2, 3",
+        (delivery,),
+    )
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in found:
+        key = (r["client"], r["device"])
+        entry = groups.setdefault(key, {"client": key[0], "device": key[1], "opened": 0,
+                                        "clicks": 0})  # fmt: skip
+        entry["opened" if r["type"] == "opened" else "clicks"] += r["n"]
+    return sorted(groups.values(), key=lambda e: (-(e["opened"] + e["clicks"]), e["client"]))
+
+
+async def delivery_logs(
+    rows: Rows,
+    delivery: str,
+    *,
+    event_type: str | None = None,
+    recipient: str | None = None,
+    link: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    verdict: str | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Raw hits of the delivery, oldest first, after the ``after`` cursor; and the next."""
+    where = ["delivery = ?", "id > ?"]
+    params: list[Any] = [delivery, after]
+    if event_type is not None:
+        where.append("route = ?")
+        params.append(TYPE_ROUTES[event_type])
+    for column, value, op in (("recipient", recipient, "="), ("link", link, "="),
+                              ("at", since, ">="), ("at", until, "<")):  # fmt: skip
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(value)
+    if verdict is not None:
+        where.append("coalesce(verdict, 'human') = ?")
+        params.append(verdict)
+    found = await rows(
+        "SELECT id, at, route, method, outcome, recipient, link, url, ip, user_agent,"
+        " coalesce(verdict, 'human') AS verdict, coalesce(reasons, '') AS reasons, client,"
+        f" device FROM hits WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+        (*params, limit + 1),
+    )
+    items = []
+    for r in found[:limit]:
+        item = dict(r)
+        item["cursor"] = str(item.pop("id"))
+        item["type"] = ROUTE_TYPES[item.pop("route")]
+        item["reasons"] = [code for code in item["reasons"].split(",") if code]
+        items.append(item)
+    more = len(found) > limit
+    return items, (int(items[-1]["cursor"]) if more else None)
