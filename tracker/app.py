@@ -16,7 +16,6 @@ from tracker import pages
 from tracker.config import Settings
 from tracker.events import iso, iso_now
 from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
-from tracker.retention import retention_ctx
 from tracker.routes import api, health, mirror, tracking, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
@@ -24,6 +23,7 @@ from tracker.routes.table import add_fallback, not_found, safe_expect
 from tracker.store import Store, open_store
 from tracker.tokens import Tokens
 from tracker.webhooks import webhooks_ctx
+from tracker.workflow import workflow_ctx
 
 log = structlog.get_logger("tracker.http")
 
@@ -97,7 +97,7 @@ def create_app(
     app[RECORDER] = HitRecorder(settings, app[STORE], now)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
-    app.cleanup_ctx.append(retention_ctx)
+    app.cleanup_ctx.append(workflow_ctx)
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)

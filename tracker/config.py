@@ -89,6 +89,10 @@ class Settings:
     retention_days: int = 400
     # Key of the hash that keeps a forgotten person suppressed; generated when unset.
     forget_key: str = ""
+    # Seconds between tracking-workflow runs (consolidation, retention); 0 switches it off.
+    workflow_interval: float = 3600.0
+    # How long a write waits for SQLite's lock (another process writing) before failing.
+    busy_timeout_ms: int = 5000
 
     @property
     def sqlite_path(self) -> Path:
@@ -115,6 +119,7 @@ _INT_KEYS = {
     "webhook_batch",
     "max_body",
     "retention_days",
+    "busy_timeout_ms",
 }
 _CHOICES = {"anonymise_ip": ("prefix", "full", "none"), "tracking": ("on", "off")}
 _FLOAT_KEYS = {
@@ -123,6 +128,7 @@ _FLOAT_KEYS = {
     "after_send_seconds",
     "proximity_seconds",
     "honeypot_seconds",
+    "workflow_interval",
 }
 _KNOWN = set(Settings.__dataclass_fields__)
 

@@ -32,6 +32,8 @@ class Supervisor:
         self.count = count
         self.workers: list[subprocess.Popen[bytes]] = []
         self.stopping = False
+        self.signum: int = signal.SIGTERM
+        self.signalled: set[int] = set()
 
     def _start_one(self, index: int) -> subprocess.Popen[bytes]:
         # Worker 0 (and its replacement) runs the once-per-node jobs such as webhooks.
@@ -42,9 +44,15 @@ class Supervisor:
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
+        self.signum = signum
         for worker in self.workers:
-            if worker.poll() is None:
-                worker.send_signal(signum)
+            self._signal(worker)
+
+    def _signal(self, worker: subprocess.Popen[bytes]) -> None:
+        """Pass the stop signal on to ``worker`` once, if it still runs."""
+        if worker.poll() is None and worker.pid not in self.signalled:
+            self.signalled.add(worker.pid)
+            worker.send_signal(self.signum)
 
     def run(self) -> int:
         """Supervise until a signal; the exit code is 0 when every worker exited 0."""
@@ -60,6 +68,10 @@ class Supervisor:
                     time.sleep(RESTART_PAUSE)
                     if not self.stopping:
                         self.workers[i] = self._start_one(i)
+        # A replacement started while the signal was being handled was not in the list
+        # the handler walked: it gets the signal now.
+        for worker in self.workers:
+            self._signal(worker)
         codes = [worker.wait() for worker in self.workers]
         log.info("workers stopped", codes=codes)
         # A worker still starting when the signal came dies of it before it could install

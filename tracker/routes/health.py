@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from aiohttp import web
 
 from tracker import metrics
 from tracker.keys import STORE
 from tracker.routes.table import RouteTable
+from tracker.workflow import WORKFLOW
 
 routes = RouteTable()
 log = structlog.get_logger("tracker.health")
@@ -23,12 +26,17 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # any failure to read means unhealthy, whatever its kind
         log.error("health check failed", error=str(exc))
         database = "error"
+    workflow: dict[str, Any] | None = None
+    if database == "ok":
+        try:
+            workflow = await request.config_dict[WORKFLOW].health()
+        except Exception as exc:  # the health page must answer whatever the database says
+            log.error("workflow state unreadable", error=str(exc))
     body = {
         "status": "ok" if database == "ok" else "error",
         "database": database,
         "writer_queue": store.queue_depth,
-        # The tracking workflow is not scheduled yet: no run to report.
-        "workflow": {"last_run": None, "errors": None},
+        "workflow": workflow,
     }
     return web.json_response(body, status=200 if database == "ok" else 503)
 

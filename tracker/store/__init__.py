@@ -21,5 +21,6 @@ def open_store(settings: Settings) -> Store:
             settings.max_group,
             Scoring.for_settings(settings),
             settings.forget_key,
+            settings.busy_timeout_ms,
         )
     raise ConfigError(f"database_url: unsupported scheme {url.split(':', 1)[0]!r}")

@@ -71,6 +71,18 @@ class Store(Protocol):
     async def purge_hits(self, before: str) -> int:
         """Delete raw hits older than ``before``; how many."""
 
+    async def workflow_run(self, unit: Any) -> Any:
+        """Consolidate the activity log after the watermark and record the run."""
+
+    async def workflow_failed(self, unit: Any) -> None:
+        """Record a run that failed."""
+
+    async def workflow_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first."""
+
+    async def last_good_run(self) -> str | None:
+        """When the last successful run ended."""
+
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         """Keep a delivery's HTML and numbered links (the latest registration wins)."""
 

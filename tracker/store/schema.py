@@ -112,6 +112,36 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sends ON events (recipient, delivery, at)
         WHERE type IN ('sent', 'delivered');
     """,
+    # 8: the tracking workflow: its runs, how far it consolidated the activity log, and
+    # the report table it fills (link -1: an event of no link).
+    """
+    CREATE TABLE workflow_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        outcome TEXT NOT NULL,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        rows_written INTEGER NOT NULL DEFAULT 0,
+        expired INTEGER NOT NULL DEFAULT 0,
+        watermark INTEGER,
+        error TEXT,
+        node TEXT
+    );
+    CREATE TABLE workflow_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE report_counts (
+        delivery TEXT NOT NULL,
+        hour TEXT NOT NULL,
+        type TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        link INTEGER NOT NULL,
+        client TEXT NOT NULL,
+        device TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        first_at TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        PRIMARY KEY (delivery, hour, type, verdict, link, client, device)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

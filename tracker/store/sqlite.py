@@ -15,10 +15,12 @@ from tracker.config import Settings
 from tracker.events import Hit
 from tracker.ingest import SendEvent
 from tracker.store import sqlite_reports as reports
+from tracker.store import sqlite_workflow as workflow
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate
 from tracker.store.sqlite_privacy import Forget, Purge, forget, person_hash, purge
 from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
+from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
 from tracker.store.sqlite_writes import (
     CHUNK,
     insert_delivery,
@@ -28,17 +30,29 @@ from tracker.store.sqlite_writes import (
 )
 from tracker.store.writer import GroupWriter, WriterClosed
 
-Unit = Hit | DeliveryTemplate | EventBatch | WebhookCursor | Rescore | Forget | Purge
+Unit = (
+    Hit
+    | DeliveryTemplate
+    | EventBatch
+    | WebhookCursor
+    | Rescore
+    | Forget
+    | Purge
+    | WorkflowRun
+    | FailedRun
+)
 
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
 
 
-def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+def connect(
+    path: Path, synchronous: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL on."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     # What is deleted (a forgotten person, expired hits) is overwritten, not left in pages.
@@ -56,8 +70,10 @@ class SQLiteStore:
         max_group: int = 2048,
         scoring: Scoring | None = None,
         forget_key: str = "",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._forget_key = forget_key
         self._scoring = scoring or Scoring.for_settings(Settings())
         self._synchronous = synchronous
@@ -73,13 +89,13 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._thread, self._open_writer)
         self._reader = await aiosqlite.connect(self.path)
-        await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self._reader.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         await self._reader.execute("PRAGMA query_only = 1")
         self._reader.row_factory = aiosqlite.Row
         self._writer.start()
 
     def _open_writer(self) -> sqlite3.Connection:
-        conn = connect(self.path, self._synchronous)
+        conn = connect(self.path, self._synchronous, self._busy_timeout_ms)
         migrate(conn)
         return conn
 
@@ -147,6 +163,29 @@ class SQLiteStore:
             if not unit.deleted:
                 return total
 
+    async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
+        """Consolidate the activity log after the watermark, in one transaction."""
+        await self._write(unit)
+        return unit
+
+    async def workflow_failed(self, unit: FailedRun) -> None:
+        await self._write(unit)
+
+    async def workflow_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first; and the last successful one is among them."""
+        rows = await self._rows(
+            "SELECT id, started_at, ended_at, outcome, rows_read, rows_written, expired,"
+            " watermark, error, node FROM workflow_runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def last_good_run(self) -> str | None:
+        rows = await self._rows(
+            "SELECT max(ended_at) AS at FROM workflow_runs WHERE outcome = 'ok'", ()
+        )
+        return rows[0]["at"] if rows else None
+
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         await self._write(template)
 
@@ -195,6 +234,10 @@ class SQLiteStore:
                     forget(conn, unit)
                 elif isinstance(unit, Purge):
                     purge(conn, unit)
+                elif isinstance(unit, WorkflowRun):
+                    workflow.run(conn, unit)
+                elif isinstance(unit, FailedRun):
+                    workflow.record_failure(conn, unit)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -203,7 +246,7 @@ class SQLiteStore:
 
     # Reads -------------------------------------------------------------------------
 
-    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[sqlite3.Row]:
         assert self._reader is not None
         async with self._reader.execute(sql, params) as cursor:
             return list(await cursor.fetchall())

@@ -14,7 +14,7 @@ from typing import Any
 from tracker.events import EventType
 from tracker.tokens import HONEYPOT_LINK
 
-Rows = Callable[[str, tuple[Any, ...]], Awaitable[list[sqlite3.Row]]]
+Rows = Callable[[str, Any], Awaitable[list[sqlite3.Row]]]
 
 JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
 VERDICTS = ("human", "machine_open", "bot")
@@ -32,23 +32,40 @@ def traffic_filter(traffic: str, column: str = "verdict") -> str:
     return "1"
 
 
+# A delivery's facts: the workflow's consolidated counts, and the events after its
+# watermark (the rowid range: only the tail is read), in the same shape. One statement
+# reads both, so a run committing meanwhile cannot make an event count twice or not at all.
+FACTS = """
+WITH facts (type, verdict, link, hour, client, device, n, first_at, last_at) AS (
+    SELECT type, verdict, link, hour, client, device, n, first_at, last_at
+    FROM report_counts WHERE delivery = :delivery
+    UNION ALL
+    SELECT e.type, coalesce(e.verdict, 'human'), coalesce(e.link, -1),
+           substr(e.at, 1, 13) || ':00:00Z', coalesce(h.client, 'Other'),
+           coalesce(h.device, 'unknown'), 1, e.at, e.at
+    FROM events AS e NOT INDEXED LEFT JOIN hits AS h ON h.id = e.hit_id
+    WHERE e.id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')
+      AND e.delivery = :delivery
+)
+"""
+NOT_HONEYPOT = f"link != {HONEYPOT_LINK}"
+
+
 def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
 async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, Any]:
     """Counts, rates, first and last activity, and the machine traffic set apart."""
-    counts = await rows(
-        "SELECT type, coalesce(verdict, 'human') AS verdict, count(*) AS n FROM events"
-        " WHERE delivery = ? GROUP BY type, 2",
-        (delivery,),
-    )
     judged = traffic_filter(traffic)
+    counts = await rows(
+        FACTS + "SELECT type, verdict, sum(n) AS n FROM facts GROUP BY type, verdict",
+        {"delivery": delivery},
+    )
     people = await rows(
-        "SELECT count(DISTINCT recipient) AS clickers, min(at) AS first, max(at) AS last"
-        f" FROM events WHERE delivery = ? AND type IN ('opened', 'clicked', 'unsubscribed')"
-        f" AND {judged}",
-        (delivery,),
+        FACTS + "SELECT min(first_at) AS first, max(last_at) AS last FROM facts"
+        f" WHERE type IN ('opened', 'clicked', 'unsubscribed') AND {judged}",
+        {"delivery": delivery},
     )
     clickers = await rows(
         "SELECT count(DISTINCT recipient) AS n FROM events WHERE delivery = ?"
@@ -96,21 +113,28 @@ async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[st
     registered = await rows(
         "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
     )
+    judged = traffic_filter(traffic)
     clicked = await rows(
-        "SELECT link, min(url) AS url, count(*) AS clicks,"
-        " count(DISTINCT recipient) AS clickers FROM events"
-        f" WHERE delivery = ? AND type = 'clicked' AND link != {HONEYPOT_LINK}"
-        f" AND {traffic_filter(traffic)} GROUP BY link",
+        FACTS + "SELECT link, sum(n) AS clicks FROM facts WHERE type = 'clicked'"
+        f" AND {NOT_HONEYPOT} AND {judged} GROUP BY link",
+        {"delivery": delivery},
+    )
+    clickers = await rows(
+        "SELECT link, min(url) AS url, count(DISTINCT recipient) AS clickers FROM events"
+        f" WHERE delivery = ? AND type = 'clicked' AND {NOT_HONEYPOT} AND {judged}"
+        " GROUP BY link",
         (delivery,),
     )
+    people = {r["link"]: r for r in clickers}
     out: dict[int, dict[str, Any]] = {
         r["link"]: {"link": r["link"], "url": r["url"], "clicks": 0, "unique_clickers": 0}
         for r in registered
     }
     for r in clicked:
-        entry = out.setdefault(r["link"], {"link": r["link"], "url": r["url"]})
+        seen = people.get(r["link"])
+        entry = out.setdefault(r["link"], {"link": r["link"], "url": seen and seen["url"]})
         entry["clicks"] = r["clicks"]
-        entry["unique_clickers"] = r["clickers"]
+        entry["unique_clickers"] = seen["clickers"] if seen else 0
     total = sum(e["clicks"] for e in out.values())
     for entry in out.values():
         entry["share"] = rate(entry["clicks"], total) or 0.0
@@ -120,11 +144,9 @@ async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[st
 async def timeline(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
     """Opens and clicks per hour (UTC), oldest first."""
     found = await rows(
-        "SELECT substr(at, 1, 13) || ':00:00Z' AS hour, type, count(*) AS n FROM events"
-        " WHERE delivery = ? AND type IN ('opened', 'clicked')"
-        f" AND link IS NOT {HONEYPOT_LINK} AND {traffic_filter(traffic)} GROUP BY 1, 2"
-        " ORDER BY 1",
-        (delivery,),
+        FACTS + "SELECT hour, type, sum(n) AS n FROM facts WHERE type IN ('opened', 'clicked')"
+        f" AND {NOT_HONEYPOT} AND {traffic_filter(traffic)} GROUP BY 1, 2 ORDER BY 1",
+        {"delivery": delivery},
     )
     hours: dict[str, dict[str, Any]] = {}
     for r in found:
@@ -136,11 +158,10 @@ async def timeline(rows: Rows, delivery: str, traffic: str) -> list[dict[str, An
 async def clients(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
     """Opens and clicks by mail client (or browser) and device, most first."""
     found = await rows(
-        "SELECT coalesce(hits.client, 'Other') AS client, coalesce(hits.device, 'unknown')"
-        " AS device, events.type, count(*) AS n FROM events JOIN hits ON hits.id ="
-        " events.hit_id WHERE events.delivery = ? AND events.type IN ('opened', 'clicked')"
-        f" AND {traffic_filter(traffic, 'events.verdict')} GROUP BY 1, 2, 3",
-        (delivery,),
+        FACTS + "SELECT client, device, type, sum(n) AS n FROM facts"
+        f" WHERE type IN ('opened', 'clicked') AND {NOT_HONEYPOT}"
+        f" AND {traffic_filter(traffic)} GROUP BY 1, 2, 3",
+        {"delivery": delivery},
     )
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in found:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from tracker.config import Settings
 from tracker.events import EventType, Route, iso
 from tracker.rules import dedupe_key
+from tracker.store.sqlite_workflow import reset
 from tracker.tokens import HONEYPOT_LINK
 from tracker.useragents import read_agent
 from tracker.verdicts import Context, Judge, Verdict, judge_for
@@ -269,6 +270,8 @@ def rescore(conn: sqlite3.Connection, unit: Rescore, scoring: Scoring) -> None:
     (email, recipient, campaign) the chunk touches, so the one human Opened goes to the
     first human open of the range (a later chunk rebuilds its own opens again).
     """
+    if unit.after_id == 0:
+        reset(conn)  # the consolidated counts hold the old verdicts: rebuilt by the next run
     found = conn.execute(_RESCORE_SELECT, (unit.after_id, unit.since, unit.limit)).fetchall()
     if not found:
         return

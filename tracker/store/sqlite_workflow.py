@@ -1,0 +1,106 @@
+"""The tracking workflow's writes: consolidate the activity log into report counts.
+
+One run is one transaction (``BEGIN IMMEDIATE``): it reads the events after the
+watermark, adds them to ``report_counts`` (per delivery, hour, type, verdict, link, mail
+client and device), moves the watermark and records the run (raw hits past retention
+are deleted just before, a chunk per transaction). Two nodes or a CLI run beside a
+server take turns on SQLite's write lock, and each starts from the watermark the other
+left: nothing is counted twice. Reports read the counts plus the events after the
+watermark, so they are current between runs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+WATERMARK = "events"
+
+_CONSOLIDATE = """
+INSERT INTO report_counts (delivery, hour, type, verdict, link, client, device, n,
+                           first_at, last_at)
+SELECT e.delivery, substr(e.at, 1, 13) || ':00:00Z', e.type, coalesce(e.verdict, 'human'),
+       coalesce(e.link, -1), coalesce(h.client, 'Other'), coalesce(h.device, 'unknown'),
+       count(*), min(e.at), max(e.at)
+FROM events AS e LEFT JOIN hits AS h ON h.id = e.hit_id
+WHERE e.id > ? AND e.id <= ?
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ON CONFLICT (delivery, hour, type, verdict, link, client, device) DO UPDATE SET
+    n = n + excluded.n,
+    first_at = min(first_at, excluded.first_at),
+    last_at = max(last_at, excluded.last_at)
+"""
+
+
+@dataclass
+class WorkflowRun:
+    """A unit of the writer: one run; the figures are filled in."""
+
+    started_at: str
+    ended_at: str
+    node: str
+    # Events after this time wait for the next run: a later hit may still turn them to
+    # bot (the proximity and honeypot windows).
+    settled_before: str
+    expired: int = 0  # raw hits deleted past retention just before
+    rows_read: int = 0
+    rows_written: int = 0
+    watermark: int = 0
+    run_id: int = 0
+
+
+@dataclass
+class FailedRun:
+    """A unit of the writer: record a run that could not complete."""
+
+    started_at: str
+    ended_at: str
+    error: str
+    node: str
+
+
+def watermark(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM workflow_state WHERE name = ?", (WATERMARK,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(conn: sqlite3.Connection, unit: WorkflowRun) -> None:
+    start = watermark(conn)
+    unsettled = conn.execute(
+        "SELECT min(id) FROM events WHERE id > ? AND at >= ?", (start, unit.settled_before)
+    ).fetchone()[0]
+    if unsettled is not None:
+        end = unsettled - 1
+    else:
+        end = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    if end > start:
+        unit.rows_read = conn.execute(
+            "SELECT count(*) FROM events WHERE id > ? AND id <= ?", (start, end)
+        ).fetchone()[0]
+        unit.rows_written = conn.execute(_CONSOLIDATE, (start, end)).rowcount
+        conn.execute(
+            "INSERT INTO workflow_state (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (WATERMARK, end),
+        )
+    unit.watermark = max(start, end)
+    unit.run_id = conn.execute(
+        "INSERT INTO workflow_runs (started_at, ended_at, outcome, rows_read, rows_written,"
+        " expired, watermark, node) VALUES (?,?,'ok',?,?,?,?,?)",
+        (unit.started_at, unit.ended_at, unit.rows_read, unit.rows_written, unit.expired,
+         unit.watermark, unit.node),
+    ).lastrowid or 0  # fmt: skip
+
+
+def record_failure(conn: sqlite3.Connection, unit: FailedRun) -> None:
+    conn.execute(
+        "INSERT INTO workflow_runs (started_at, ended_at, outcome, error, node)"
+        " VALUES (?,?,'error',?,?)",
+        (unit.started_at, unit.ended_at, unit.error[:2000], unit.node),
+    )
+
+
+def reset(conn: sqlite3.Connection) -> None:
+    """Forget the consolidated counts: the next run rebuilds them (after a rescore)."""
+    conn.execute("DELETE FROM report_counts")
+    conn.execute("DELETE FROM workflow_state WHERE name = ?", (WATERMARK,))

@@ -1,0 +1,136 @@
+"""The tracking workflow: a scheduled job (and ``tracker workflow run``) that expires raw
+hits past retention, consolidates the activity log into report counts and records the
+run, so an operator can tell why reports look the way they do.
+
+A run that fails is kept in memory at once (``/healthz`` shows it) and written to the
+runs table as soon as the database takes writes again; the next run catches up from the
+watermark, so a failed run loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from tracker.config import Settings
+from tracker.events import iso
+from tracker.store.base import Store, StoreUnavailable
+from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
+
+log = structlog.get_logger("tracker.workflow")
+
+
+class WorkflowFailed(RuntimeError):
+    """A run could not complete; it is recorded with its error."""
+
+
+@dataclass
+class Workflow:
+    """Runs the workflow for one store and keeps what the runs table could not take yet."""
+
+    store: Store
+    settings: Settings
+    clock: Callable[[], datetime]
+    node: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    unrecorded: list[FailedRun] = field(default_factory=list)
+    last_failure: dict[str, Any] | None = None
+
+    async def run(self) -> WorkflowRun:
+        """One run; raises WorkflowFailed (recorded) when the database refuses it."""
+        started = iso(self.clock())
+        try:
+            await self._record_failures()
+            expired = 0
+            if self.settings.retention_days > 0:
+                before = self.clock() - timedelta(days=self.settings.retention_days)
+                expired = await self.store.purge_hits(iso(before))
+            settle = max(self.settings.proximity_seconds, self.settings.honeypot_seconds) + 60
+            settled = iso(self.clock() - timedelta(seconds=settle))
+            unit = WorkflowRun(started, iso(self.clock()), self.node, settled, expired)
+            await self.store.workflow_run(unit)
+        except StoreUnavailable as exc:
+            failed = FailedRun(started, iso(self.clock()), str(exc) or type(exc).__name__,
+                               self.node)  # fmt: skip
+            self.last_failure = {
+                "started_at": failed.started_at,
+                "ended_at": failed.ended_at,
+                "outcome": "error",
+                "error": failed.error,
+                "node": self.node,
+            }
+            self.unrecorded.append(failed)
+            log.error("tracking workflow failed", error=failed.error)
+            try:
+                await self._record_failures()
+            except StoreUnavailable:
+                pass  # written by a later run
+            raise WorkflowFailed(failed.error) from exc
+        self.last_failure = None
+        log.info(
+            "tracking workflow run",
+            rows_read=unit.rows_read,
+            rows_written=unit.rows_written,
+            expired=unit.expired,
+            watermark=unit.watermark,
+        )
+        return unit
+
+    async def _record_failures(self) -> None:
+        while self.unrecorded:
+            await self.store.workflow_failed(self.unrecorded[0])
+            self.unrecorded.pop(0)
+
+    async def health(self) -> dict[str, Any]:
+        """The last run and its outcome, the last success, and a warning when it is late."""
+        runs = await self.store.workflow_runs(1)
+        last = runs[0] if runs else None
+        if self.last_failure is not None and (
+            last is None or self.last_failure["started_at"] >= last["started_at"]
+        ):
+            last = self.last_failure
+        success = await self.store.last_good_run()
+        interval = self.settings.workflow_interval
+        warning = None
+        if interval > 0:
+            late = iso(self.clock() - timedelta(seconds=2 * interval))
+            if success is None:
+                warning = "no successful run yet"
+            elif success < late:
+                warning = f"the last successful run is older than {2 * interval:g} s"
+        return {"last_run": last, "last_success": success, "warning": warning}
+
+
+WORKFLOW = web.AppKey("workflow", Workflow)
+
+
+async def workflow_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run at start and every ``workflow_interval`` seconds (one worker under --workers)."""
+    from tracker.keys import CLOCK, SETTINGS, STORE
+
+    settings = app[SETTINGS]
+    app[WORKFLOW] = Workflow(app[STORE], settings, app[CLOCK])
+    interval = settings.workflow_interval
+    if interval <= 0 or os.environ.get("TRACKER_WORKER_INDEX", "0") != "0":
+        yield
+        return
+
+    async def loop() -> None:
+        while True:
+            try:
+                await app[WORKFLOW].run()
+            except WorkflowFailed:
+                pass  # recorded; the next run catches up
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop(), name="tracking-workflow")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
