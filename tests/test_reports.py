@@ -42,11 +42,12 @@ class Sent:
     method: str = "GET"
 
 
-def script(rnd: random.Random) -> tuple[list[str], list[Sent]]:
+def script(rnd: random.Random, start: datetime = START) -> tuple[list[str], list[Sent]]:
+    """Thirty people's mailing as it happened from ``start`` on, machines included."""
     people = [f"p{n:02d}" for n in range(30)]
     done: list[Sent] = []
     for n, who in enumerate(people[:27]):
-        t = START + timedelta(minutes=10 + n)
+        t = start + timedelta(minutes=10 + n)
         agent = rnd.choice([APPLE_MAIL_MAC, OUTLOOK])
         if rnd.random() < 0.7:
             for repeat in range(rnd.randrange(1, 4)):  # repeated opens
@@ -56,18 +57,18 @@ def script(rnd: random.Random) -> tuple[list[str], list[Sent]]:
                 browser = rnd.choice([ANDROID_CHROME, DESKTOP_CHROME])
                 done.append(Sent(at, "click", who, rnd.randrange(4), browser, True))
     for who in people[:2]:
-        done.append(Sent(START + timedelta(days=2, minutes=int(who[1:])), "unsubscribe", who,
+        done.append(Sent(start + timedelta(days=2, minutes=int(who[1:])), "unsubscribe", who,
                          None, DESKTOP_CHROME, True))  # fmt: skip
     # Machines: a gateway following every link of three messages at once, a script's
     # open, and link checkers' HEAD requests.
     for who in people[20:23]:
-        at = START + timedelta(hours=5, minutes=int(who[1:]))
+        at = start + timedelta(hours=5, minutes=int(who[1:]))
         for link in range(4):
             done.append(Sent(at + timedelta(milliseconds=200 * link), "click", who, link,
                              DESKTOP_CHROME, False))  # fmt: skip
-    done.append(Sent(START + timedelta(hours=7), "open", people[5], None, "curl/8.5.0", False))
+    done.append(Sent(start + timedelta(hours=7), "open", people[5], None, "curl/8.5.0", False))
     for who in people[10:12]:
-        done.append(Sent(START + timedelta(hours=8), "click", who, 1, DESKTOP_CHROME, False,
+        done.append(Sent(start + timedelta(hours=8), "click", who, 1, DESKTOP_CHROME, False,
                          method="HEAD"))  # fmt: skip
     done.sort(key=lambda s: s.at)
     return people, done
@@ -96,14 +97,12 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-async def test_every_report_number_matches_what_was_sent(
-    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str]
-) -> None:
-    clock = Clock()
-    trusting = replace(settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
-    client = await aiohttp_client(create_app(trusting, clock=clock))
-    people, done = script(random.Random(7))
-
+async def mail(
+    client: TestClient, clock: Clock, tokens: Tokens, auth: dict[str, str], start: datetime
+) -> tuple[list[str], list[Sent]]:
+    """Register the delivery, report its sends and outcomes, then replay every hit."""
+    people, done = script(random.Random(7), start)
+    clock.now = start
     resp = await client.post("/api/v1/decorate", headers=auth, json={
         "delivery": DELIVERY, "campaign": "autumn", "email": "fall-email", "recipient": "x",
         "html": TEMPLATE})  # fmt: skip
@@ -111,7 +110,7 @@ async def test_every_report_number_matches_what_was_sent(
     events = []
     for n, who in enumerate(people):
         events.append({"id": f"s{n}", "type": "sent", "delivery": DELIVERY, "recipient": who,
-                       "at": iso(START)})  # fmt: skip
+                       "at": iso(start)})  # fmt: skip
         if n < 27:
             kind = {"type": "delivered"}
         elif n < 29:
@@ -119,11 +118,37 @@ async def test_every_report_number_matches_what_was_sent(
         else:
             kind = {"type": "soft_bounced"}
         events.append({"id": f"o{n}", "delivery": DELIVERY, "recipient": who,
-                       "at": iso(START + timedelta(seconds=30)), **kind})  # fmt: skip
+                       "at": iso(start + timedelta(seconds=30)), **kind})  # fmt: skip
     resp = await client.post("/api/v1/events", json=events, headers=auth)
     assert resp.status == 200
     for s in done:
         await send(client, clock, tokens, s)
+    return people, done
+
+
+async def all_reports(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
+    """Every delivery report, people only and with machines."""
+    out = {}
+    for name in ("stats", "urls", "hot-clicks", "timeline", "clients"):
+        for bots in ("exclude", "include"):
+            resp = await client.get(f"/api/v1/deliveries/{DELIVERY}/{name}?bots={bots}",
+                                    headers=auth)  # fmt: skip
+            assert resp.status == 200
+            out[f"{name} {bots}"] = await resp.json()
+    return out
+
+
+def trusting_app(settings: Settings, clock: Clock, **changes: Any) -> Any:
+    proxies = (ipaddress.ip_network("127.0.0.1/32"),)
+    return create_app(replace(settings, trusted_proxies=proxies, **changes), clock=clock)
+
+
+async def test_every_report_number_matches_what_was_sent(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str]
+) -> None:
+    clock = Clock()
+    client = await aiohttp_client(trusting_app(settings, clock))
+    people, done = await mail(client, clock, tokens, auth, START)
 
     # Recount, from what was sent.
     human = [s for s in done if s.person]

@@ -296,3 +296,35 @@ def forget(config_path: Path | None, recipient: str) -> None:
 
     hits, events = asyncio.run(run())
     click.echo(f"Forgot {recipient}: {hits} hits and {events} events deleted.")
+
+
+@main.group()
+def workflow() -> None:
+    """The tracking workflow (consolidation into report tables, retention)."""
+
+
+@workflow.command("run")
+@config_option
+def workflow_run(config_path: Path | None) -> None:
+    """Run the tracking workflow once, now (beside a running server too)."""
+    from tracker.app import utc_now
+    from tracker.store import open_store
+    from tracker.workflow import Workflow, WorkflowFailed
+
+    settings = settings_from(config_path)
+
+    async def run() -> str:
+        store = open_store(settings)
+        await store.open()
+        try:
+            unit = await Workflow(store, settings, utc_now).run()
+        except WorkflowFailed as exc:
+            raise click.ClickException(f"the run failed and is recorded: {exc}") from None
+        finally:
+            await store.close()
+        return (
+            f"Workflow run: {unit.rows_read} events read, {unit.rows_written} report rows"
+            f" written, {unit.expired} expired hits deleted; watermark {unit.watermark}."
+        )
+
+    click.echo(asyncio.run(run()))

@@ -1,0 +1,113 @@
+"""The tracking workflow: runs change no number, concurrent runs never double-count, and a
+failed run is recorded, shown on /healthz, and caught up by the next."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.conftest import Rows
+from tests.serverproc import clean_env
+from tests.test_reports import all_reports, mail, trusting_app
+from tests.test_sending import Clock
+from tracker.config import Settings
+from tracker.tokens import Tokens
+from tracker.workflow import WORKFLOW, WorkflowFailed
+
+
+def cli_run(settings: Settings) -> subprocess.Popen[str]:
+    """``tracker workflow run`` as its own process, on the test's database."""
+    env = clean_env(
+        TRACKER_DATA_DIR=str(settings.data_dir),
+        TRACKER_SECRET_KEYS=",".join(settings.secret_keys),
+        TRACKER_API_KEYS=",".join(settings.api_keys),
+        TRACKER_FORGET_KEY=settings.forget_key,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracker", "workflow", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+async def test_runs_in_and_beside_the_server_change_no_number(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await aiohttp_client(trusting_app(settings, clock, workflow_interval=0))
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
+    await mail(client, clock, tokens, auth, start)
+    clock.now = datetime.now(UTC)
+    live = await all_reports(client, auth)
+    assert rows("SELECT count(*) AS n FROM report_counts") == [{"n": 0}]
+
+    # Two CLI processes at once, beside the server, then the server's own run.
+    both = [cli_run(settings), cli_run(settings)]
+    outputs = [await asyncio.to_thread(p.communicate, timeout=60) for p in both]
+    assert [p.returncode for p in both] == [0, 0], outputs
+    read = sorted(int(out.split(" events read")[0].split()[-1]) for out, _ in outputs)
+    events = rows("SELECT count(*) AS n FROM events")[0]["n"]
+    assert read == [0, events], "one run consolidated everything, the other found nothing"
+    again = await client.app[WORKFLOW].run()
+    assert again.rows_read == 0
+
+    assert rows("SELECT count(*) AS n FROM report_counts")[0]["n"] > 0
+    assert await all_reports(client, auth) == live
+
+    # New hits after the runs are the live tail: still counted, once.
+    clock.now = datetime.now(UTC)
+    resp = await client.post(
+        "/api/v1/events",
+        headers=auth,
+        json=[{"id": "late", "type": "sent", "delivery": "fall-sale", "recipient": "late"}],
+    )
+    assert resp.status == 200
+    stats = await (await client.get("/api/v1/deliveries/fall-sale/stats", headers=auth)).json()
+    assert stats["sent"] == live["stats exclude"]["sent"] + 1
+    runs = rows("SELECT outcome, rows_read FROM workflow_runs ORDER BY id")
+    assert [r["outcome"] for r in runs] == ["ok", "ok", "ok"]
+
+
+async def test_a_failed_run_is_recorded_shown_and_caught_up(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await aiohttp_client(
+        trusting_app(settings, clock, workflow_interval=3600, busy_timeout_ms=100)
+    )
+    await mail(client, clock, tokens, auth, clock.now)
+    clock.now += timedelta(days=3)
+    live = await all_reports(client, auth)
+
+    blocker = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the timeout
+    try:
+        with pytest.raises(WorkflowFailed, match="locked"):
+            await client.app[WORKFLOW].run()
+        health = await (await client.get("/healthz")).json()
+        assert health["workflow"]["last_run"]["outcome"] == "error"
+        assert "locked" in health["workflow"]["last_run"]["error"]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    run = await client.app[WORKFLOW].run()  # records the failure, then catches up
+    assert run.rows_read == rows("SELECT count(*) AS n FROM events")[0]["n"]
+    outcomes = [r["outcome"] for r in rows("SELECT outcome FROM workflow_runs ORDER BY id")]
+    assert outcomes[-2:] == ["error", "ok"]
+    assert await all_reports(client, auth) == live
+    health = await (await client.get("/healthz")).json()
+    assert health["workflow"]["last_run"]["outcome"] == "ok"
+    assert health["workflow"]["warning"] is None
+
+    clock.now += timedelta(hours=3)  # no successful run for more than twice the schedule
+    health = await (await client.get("/healthz")).json()
+    assert "older than 7200 s" in health["workflow"]["warning"]
