@@ -328,3 +328,137 @@ def workflow_run(config_path: Path | None) -> None:
         )
 
     click.echo(asyncio.run(run()))
+
+
+@main.group()
+def report() -> None:
+    """Reports as readable tables (or JSON)."""
+
+
+def _with_store(settings: Settings, read: Callable[[Any], Any]) -> Any:
+    from tracker.store import open_store
+
+    async def run() -> Any:
+        store = open_store(settings)
+        await store.open()
+        try:
+            return await read(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain text table: a header, a rule, one line per row."""
+    cells = [[str(c) for c in columns]] + [
+        ["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+             for line in cells]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+BOTS_OPTION = click.option(
+    "--bots",
+    type=click.Choice(["exclude", "include", "only"]),
+    default="exclude",
+    help="Machine traffic: left out (default), counted too, or alone.",
+)
+
+
+@report.command("delivery")
+@config_option
+@click.argument("delivery")
+@BOTS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json: bool) -> None:
+    """DELIVERY's statistics and its links' clicks."""
+    from tracker.routes.replies import BOTS
+
+    traffic = BOTS[bots]
+
+    async def read(store: Any) -> dict[str, Any]:
+        return {
+            "stats": await store.delivery_stats(delivery, traffic),
+            "urls": await store.delivery_urls(delivery, traffic),
+        }
+
+    found = _with_store(settings_from(config_path), read)
+    if as_json:
+        click.echo(json.dumps({"delivery": delivery, **found}, indent=2))
+        return
+    stats = found["stats"]
+    counts = ["sent", "delivered", "hard_bounced", "soft_bounced", "opened", "clicks",
+              "unique_clickers", "unsubscribed"]  # fmt: skip
+    lines = [{"figure": k, "value": stats[k]} for k in counts]
+    lines += [{"figure": f"{k} rate", "value": v} for k, v in stats["rates"].items()]
+    lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
+    lines += [{"figure": "first activity", "value": stats["first_activity"]},
+              {"figure": "last activity", "value": stats["last_activity"]}]  # fmt: skip
+    click.echo(f"Delivery {delivery} ({bots} bots)\n")
+    click.echo(_table(lines, ["figure", "value"]))
+    click.echo("\n" + _table(found["urls"], ["link", "clicks", "unique_clickers", "share", "url"]))
+
+
+@report.command("recipient")
+@config_option
+@click.argument("recipient")
+@BOTS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def report_recipient(config_path: Path | None, recipient: str, bots: str, as_json: bool) -> None:
+    """RECIPIENT's activity log, oldest first."""
+    from tracker.routes.replies import BOTS
+
+    async def read(store: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = await store.recipient_tracking(
+            recipient, None, False, 10_000, BOTS[bots]
+        )
+        return items
+
+    items = _with_store(settings_from(config_path), read)
+    if as_json:
+        click.echo(json.dumps({"recipient": recipient, "items": items}, indent=2))
+        return
+    click.echo(f"Recipient {recipient} ({bots} bots)\n")
+    click.echo(_table(items, ["at", "type", "delivery", "link", "verdict", "url"]))
+
+
+EXPORT_COLUMNS = ["cursor", "id", "type", "at", "delivery", "recipient", "campaign", "email",
+                  "message", "link", "url", "category", "reason", "flag", "verdict"]  # fmt: skip
+
+
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl")
+@click.option("--after", type=int, default=0, help="Resume after this cursor.")
+@click.option("--type", "event_type", default=None, help="Only events of this type.")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+def export(
+    config_path: Path | None, fmt: str, after: int, event_type: str | None, output: IO[str]
+) -> None:
+    """Write the activity log in commit order, as CSV or JSON lines (each with its cursor)."""
+    import csv
+
+    writer = csv.DictWriter(output, EXPORT_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+
+    async def read(store: Any) -> int:
+        cursor, written = after, 0
+        while True:
+            page = await store.events_after(cursor, 1000, event_type)
+            for item in page:
+                if writer is not None:
+                    writer.writerow(item)
+                else:
+                    output.write(json.dumps(item) + "\n")
+            written += len(page)
+            if len(page) < 1000:
+                return written
+            cursor = int(page[-1]["cursor"])
+
+    count = _with_store(settings_from(config_path), read)
+    click.echo(f"{count} events exported.", err=True)
