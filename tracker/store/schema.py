@@ -142,6 +142,25 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery, hour, type, verdict, link, client, device)
     ) WITHOUT ROWID;
     """,
+    # 9: unique clickers kept by the workflow: who clicked (per delivery, per link and
+    # for any link, link -1), and how many, for people (1), machines (0) and both (2).
+    """
+    CREATE TABLE report_clickers (
+        delivery TEXT NOT NULL,
+        link INTEGER NOT NULL,
+        class INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        PRIMARY KEY (delivery, link, class, recipient)
+    ) WITHOUT ROWID;
+    CREATE TABLE report_uniques (
+        delivery TEXT NOT NULL,
+        link INTEGER NOT NULL,
+        class INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (delivery, link, class)
+    ) WITHOUT ROWID;
+    CREATE INDEX report_clickers_recipient ON report_clickers (recipient);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -49,6 +49,40 @@ WITH facts (type, verdict, link, hour, client, device, n, first_at, last_at) AS 
 )
 """
 NOT_HONEYPOT = f"link != {HONEYPOT_LINK}"
+CLASS = {"human": 1, "machine": 0, "all": 2}
+
+
+def uniques_sql(traffic: str) -> str:
+    """Unique clickers per link (-1: any link): the workflow's counts, plus the people of
+    the tail after the watermark it has not counted yet."""
+    return f"""
+WITH tail (link, recipient) AS (
+    SELECT DISTINCT e.link, e.recipient FROM events AS e NOT INDEXED
+    WHERE e.id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')
+      AND e.delivery = :delivery AND e.type = 'clicked' AND e.link != {HONEYPOT_LINK}
+      AND {traffic_filter(traffic, "e.verdict")}
+),
+fresh (link, recipient) AS (
+    SELECT link, recipient FROM tail AS t WHERE NOT EXISTS (
+        SELECT 1 FROM report_clickers AS c WHERE c.delivery = :delivery AND c.link = t.link
+        AND c.class = :class AND c.recipient = t.recipient)
+    UNION ALL
+    SELECT DISTINCT -1, recipient FROM tail AS t WHERE NOT EXISTS (
+        SELECT 1 FROM report_clickers AS c WHERE c.delivery = :delivery AND c.link = -1
+        AND c.class = :class AND c.recipient = t.recipient)
+)
+SELECT link, sum(n) AS n FROM (
+    SELECT link, n FROM report_uniques WHERE delivery = :delivery AND class = :class
+    UNION ALL
+    SELECT link, count(*) FROM fresh GROUP BY link
+) GROUP BY link
+"""
+
+
+async def count_clickers(rows: Rows, delivery: str, traffic: str) -> dict[int, int]:
+    """Link (-1: any link) -> how many people (or machines) clicked it."""
+    found = await rows(uniques_sql(traffic), {"delivery": delivery, "class": CLASS[traffic]})
+    return {int(r["link"]): int(r["n"]) for r in found}
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -67,11 +101,7 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         f" WHERE type IN ('opened', 'clicked', 'unsubscribed') AND {judged}",
         {"delivery": delivery},
     )
-    clickers = await rows(
-        "SELECT count(DISTINCT recipient) AS n FROM events WHERE delivery = ?"
-        f" AND type = 'clicked' AND link != {HONEYPOT_LINK} AND {judged}",
-        (delivery,),
-    )
+    clickers = await count_clickers(rows, delivery, traffic)
 
     def count(kind: EventType, verdicts: tuple[str, ...] = COUNTED[traffic]) -> int:
         if kind not in JUDGED_TYPES:
@@ -79,7 +109,7 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         return sum(int(r["n"]) for r in counts if r["type"] == kind and r["verdict"] in verdicts)
 
     sent, delivered = count(EventType.SENT), count(EventType.DELIVERED)
-    opened, unique_clickers = count(EventType.OPENED), int(clickers[0]["n"])
+    opened, unique_clickers = count(EventType.OPENED), clickers.get(-1, 0)
     unsubscribed = count(EventType.UNSUBSCRIBED)
     return {
         "sent": sent,
@@ -119,22 +149,22 @@ async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[st
         f" AND {NOT_HONEYPOT} AND {judged} GROUP BY link",
         {"delivery": delivery},
     )
-    clickers = await rows(
-        "SELECT link, min(url) AS url, count(DISTINCT recipient) AS clickers FROM events"
-        f" WHERE delivery = ? AND type = 'clicked' AND {NOT_HONEYPOT} AND {judged}"
-        " GROUP BY link",
-        (delivery,),
-    )
-    people = {r["link"]: r for r in clickers}
+    people = await count_clickers(rows, delivery, traffic)
     out: dict[int, dict[str, Any]] = {
         r["link"]: {"link": r["link"], "url": r["url"], "clicks": 0, "unique_clickers": 0}
         for r in registered
     }
     for r in clicked:
-        seen = people.get(r["link"])
-        entry = out.setdefault(r["link"], {"link": r["link"], "url": seen and seen["url"]})
-        entry["clicks"] = r["clicks"]
-        entry["unique_clickers"] = seen["clickers"] if seen else 0
+        link = r["link"]
+        if link not in out:  # a link signed elsewhere, never registered: its URL from a hit
+            url = await rows(
+                "SELECT url FROM events WHERE delivery = ? AND type = 'clicked' AND link = ?"
+                " LIMIT 1",
+                (delivery, link),
+            )
+            out[link] = {"link": link, "url": url[0]["url"] if url else None}
+        out[link]["clicks"] = r["clicks"]
+        out[link]["unique_clickers"] = people.get(link, 0)
     total = sum(e["clicks"] for e in out.values())
     for entry in out.values():
         entry["share"] = rate(entry["clicks"], total) or 0.0

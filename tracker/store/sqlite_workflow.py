@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from tracker.tokens import HONEYPOT_LINK
+
 WATERMARK = "events"
 
 _CONSOLIDATE = """
@@ -29,6 +31,30 @@ ON CONFLICT (delivery, hour, type, verdict, link, client, device) DO UPDATE SET
     n = n + excluded.n,
     first_at = min(first_at, excluded.first_at),
     last_at = max(last_at, excluded.last_at)
+"""
+
+
+# Each Clicked of the range, as (delivery, link, class, recipient) for its link and for
+# any link (-1), in its own class (1 people, 0 machines) and in both (2).
+_CLICKERS = f"""
+CREATE TEMP TABLE batch AS
+WITH clicked AS (
+    SELECT delivery, link, recipient,
+           CASE WHEN coalesce(verdict, 'human') = 'human' THEN 1 ELSE 0 END AS class
+    FROM events WHERE id > ? AND id <= ? AND type = 'clicked' AND link != {HONEYPOT_LINK}
+)
+SELECT delivery, link, class, recipient FROM clicked
+UNION SELECT delivery, -1, class, recipient FROM clicked
+UNION SELECT delivery, link, 2, recipient FROM clicked
+UNION SELECT delivery, -1, 2, recipient FROM clicked
+"""
+_NEW_UNIQUES = """
+INSERT INTO report_uniques (delivery, link, class, n)
+SELECT b.delivery, b.link, b.class, count(*) FROM temp.batch AS b
+WHERE NOT EXISTS (SELECT 1 FROM report_clickers AS c WHERE c.delivery = b.delivery
+                  AND c.link = b.link AND c.class = b.class AND c.recipient = b.recipient)
+GROUP BY 1, 2, 3
+ON CONFLICT (delivery, link, class) DO UPDATE SET n = n + excluded.n
 """
 
 
@@ -78,6 +104,12 @@ def run(conn: sqlite3.Connection, unit: WorkflowRun) -> None:
             "SELECT count(*) FROM events WHERE id > ? AND id <= ?", (start, end)
         ).fetchone()[0]
         unit.rows_written = conn.execute(_CONSOLIDATE, (start, end)).rowcount
+        conn.execute(_CLICKERS, (start, end))
+        try:
+            unit.rows_written += conn.execute(_NEW_UNIQUES).rowcount
+            conn.execute("INSERT OR IGNORE INTO report_clickers SELECT * FROM temp.batch")
+        finally:
+            conn.execute("DROP TABLE temp.batch")
         conn.execute(
             "INSERT INTO workflow_state (name, value) VALUES (?, ?)"
             " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -103,4 +135,6 @@ def record_failure(conn: sqlite3.Connection, unit: FailedRun) -> None:
 def reset(conn: sqlite3.Connection) -> None:
     """Forget the consolidated counts: the next run rebuilds them (after a rescore)."""
     conn.execute("DELETE FROM report_counts")
+    conn.execute("DELETE FROM report_clickers")
+    conn.execute("DELETE FROM report_uniques")
     conn.execute("DELETE FROM workflow_state WHERE name = ?", (WATERMARK,))
