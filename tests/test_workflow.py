@@ -47,7 +47,7 @@ async def test_runs_in_and_beside_the_server_change_no_number(
     await mail(client, clock, tokens, auth, start)
     clock.now = datetime.now(UTC)
     live = await all_reports(client, auth)
-    assert rows("SELECT count(*) AS n FROM report_counts") == [{"n": 0}]
+    assert rows("SELECT count(*) AS n FROM report_totals") == [{"n": 0}]
 
     # Two CLI processes at once, beside the server, then the server's own run.
     both = [cli_run(settings), cli_run(settings)]
@@ -59,7 +59,7 @@ async def test_runs_in_and_beside_the_server_change_no_number(
     again = await client.app[WORKFLOW].run()
     assert again.rows_read == 0
 
-    assert rows("SELECT count(*) AS n FROM report_counts")[0]["n"] > 0
+    assert rows("SELECT count(*) AS n FROM report_totals")[0]["n"] > 0
     assert await all_reports(client, auth) == live
 
     # New hits after the runs are the live tail: still counted, once.

@@ -161,6 +161,35 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX report_clickers_recipient ON report_clickers (recipient);
     """,
+    # 10: one report table per view instead of one crossing every dimension (which grew
+    # to a row per hour, link, client and verdict): totals, links, hours, clients. The
+    # next workflow run rebuilds them all from the activity log.
+    """
+    DROP TABLE report_counts;
+    DELETE FROM report_clickers;
+    DELETE FROM report_uniques;
+    DELETE FROM workflow_state WHERE name = 'events';
+    CREATE TABLE report_totals (
+        delivery TEXT NOT NULL, type TEXT NOT NULL, verdict TEXT NOT NULL,
+        n INTEGER NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL,
+        PRIMARY KEY (delivery, type, verdict)
+    ) WITHOUT ROWID;
+    CREATE TABLE report_links (
+        delivery TEXT NOT NULL, link INTEGER NOT NULL, verdict TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (delivery, link, verdict)
+    ) WITHOUT ROWID;
+    CREATE TABLE report_hours (
+        delivery TEXT NOT NULL, hour TEXT NOT NULL, type TEXT NOT NULL, verdict TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (delivery, hour, type, verdict)
+    ) WITHOUT ROWID;
+    CREATE TABLE report_clients (
+        delivery TEXT NOT NULL, client TEXT NOT NULL, device TEXT NOT NULL,
+        type TEXT NOT NULL, verdict TEXT NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (delivery, client, device, type, verdict)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

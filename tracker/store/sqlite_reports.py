@@ -32,20 +32,41 @@ def traffic_filter(traffic: str, column: str = "verdict") -> str:
     return "1"
 
 
-# A delivery's facts: the workflow's consolidated counts, and the events after its
-# watermark (the rowid range: only the tail is read), in the same shape. One statement
-# reads both, so a run committing meanwhile cannot make an event count twice or not at all.
-FACTS = """
-WITH facts (type, verdict, link, hour, client, device, n, first_at, last_at) AS (
-    SELECT type, verdict, link, hour, client, device, n, first_at, last_at
-    FROM report_counts WHERE delivery = :delivery
-    UNION ALL
-    SELECT e.type, coalesce(e.verdict, 'human'), coalesce(e.link, -1),
-           substr(e.at, 1, 13) || ':00:00Z', coalesce(h.client, 'Other'),
-           coalesce(h.device, 'unknown'), 1, e.at, e.at
-    FROM events AS e NOT INDEXED LEFT JOIN hits AS h ON h.id = e.hit_id
+# A report's facts: the workflow's table for it, and the events after its watermark (the
+# rowid range: only the tail is read) in the same shape. One statement reads both, so a
+# run committing meanwhile cannot make an event count twice or not at all.
+TAIL = (
+    "FROM events AS e NOT INDEXED WHERE e.id > (SELECT coalesce(max(value), 0)"
+    " FROM workflow_state WHERE name = 'events') AND e.delivery = :delivery"
+)
+VERDICT = "coalesce(e.verdict, 'human')"
+TOTALS = f"""
+WITH facts (type, verdict, n, first_at, last_at) AS (
+    SELECT type, verdict, n, first_at, last_at FROM report_totals WHERE delivery = :delivery
+    UNION ALL SELECT e.type, {VERDICT}, 1, e.at, e.at {TAIL}
+)
+"""
+LINKS = f"""
+WITH facts (link, verdict, n) AS (
+    SELECT link, verdict, n FROM report_links WHERE delivery = :delivery
+    UNION ALL SELECT e.link, {VERDICT}, 1 {TAIL} AND e.type = 'clicked'
+)
+"""
+HOURS = f"""
+WITH facts (hour, type, verdict, n) AS (
+    SELECT hour, type, verdict, n FROM report_hours WHERE delivery = :delivery
+    UNION ALL SELECT substr(e.at, 1, 13) || ':00:00Z', e.type, {VERDICT}, 1 {TAIL}
+    AND e.type IN ('opened', 'clicked') AND coalesce(e.link, -1) != {HONEYPOT_LINK}
+)
+"""
+CLIENTS = f"""
+WITH facts (client, device, type, verdict, n) AS (
+    SELECT client, device, type, verdict, n FROM report_clients WHERE delivery = :delivery
+    UNION ALL SELECT coalesce(h.client, 'Other'), coalesce(h.device, 'unknown'), e.type,
+    {VERDICT}, 1 FROM events AS e NOT INDEXED LEFT JOIN hits AS h ON h.id = e.hit_id
     WHERE e.id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')
-      AND e.delivery = :delivery
+    AND e.delivery = :delivery AND e.type IN ('opened', 'clicked')
+    AND coalesce(e.link, -1) != {HONEYPOT_LINK}
 )
 """
 NOT_HONEYPOT = f"link != {HONEYPOT_LINK}"
@@ -93,11 +114,11 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
     """Counts, rates, first and last activity, and the machine traffic set apart."""
     judged = traffic_filter(traffic)
     counts = await rows(
-        FACTS + "SELECT type, verdict, sum(n) AS n FROM facts GROUP BY type, verdict",
+        TOTALS + "SELECT type, verdict, sum(n) AS n FROM facts GROUP BY type, verdict",
         {"delivery": delivery},
     )
     people = await rows(
-        FACTS + "SELECT min(first_at) AS first, max(last_at) AS last FROM facts"
+        TOTALS + "SELECT min(first_at) AS first, max(last_at) AS last FROM facts"
         f" WHERE type IN ('opened', 'clicked', 'unsubscribed') AND {judged}",
         {"delivery": delivery},
     )
@@ -145,8 +166,8 @@ async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[st
     )
     judged = traffic_filter(traffic)
     clicked = await rows(
-        FACTS + "SELECT link, sum(n) AS clicks FROM facts WHERE type = 'clicked'"
-        f" AND {NOT_HONEYPOT} AND {judged} GROUP BY link",
+        LINKS + f"SELECT link, sum(n) AS clicks FROM facts WHERE {NOT_HONEYPOT} AND {judged}"
+        " GROUP BY link",
         {"delivery": delivery},
     )
     people = await count_clickers(rows, delivery, traffic)
@@ -174,8 +195,8 @@ async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[st
 async def timeline(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
     """Opens and clicks per hour (UTC), oldest first."""
     found = await rows(
-        FACTS + "SELECT hour, type, sum(n) AS n FROM facts WHERE type IN ('opened', 'clicked')"
-        f" AND {NOT_HONEYPOT} AND {traffic_filter(traffic)} GROUP BY 1, 2 ORDER BY 1",
+        HOURS + f"SELECT hour, type, sum(n) AS n FROM facts WHERE {traffic_filter(traffic)}"
+        " GROUP BY 1, 2 ORDER BY 1",
         {"delivery": delivery},
     )
     hours: dict[str, dict[str, Any]] = {}
@@ -188,9 +209,8 @@ async def timeline(rows: Rows, delivery: str, traffic: str) -> list[dict[str, An
 async def clients(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
     """Opens and clicks by mail client (or browser) and device, most first."""
     found = await rows(
-        FACTS + "SELECT client, device, type, sum(n) AS n FROM facts"
-        f" WHERE type IN ('opened', 'clicked') AND {NOT_HONEYPOT}"
-        f" AND {traffic_filter(traffic)} GROUP BY 1, 2, 3",
+        CLIENTS + "SELECT client, device, type, sum(n) AS n FROM facts"
+        f" WHERE {traffic_filter(traffic)} GROUP BY 1, 2, 3",
         {"delivery": delivery},
     )
     groups: dict[tuple[str, str], dict[str, Any]] = {}
@@ -232,7 +252,9 @@ async def delivery_logs(
     found = await rows(
         "SELECT id, at, route, method, outcome, recipient, link, url, ip, user_agent,"
         " coalesce(verdict, 'human') AS verdict, coalesce(reasons, '') AS reasons, client,"
-        f" device FROM hits WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+        # One person's hits come from their own index, not from the whole delivery's.
+        f" device FROM hits {'INDEXED BY hits_recipient_at' if recipient else ''}"
+        f" WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
         (*params, limit + 1),
     )
     items = []

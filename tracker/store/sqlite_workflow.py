@@ -1,8 +1,8 @@
 """The tracking workflow's writes: consolidate the activity log into report counts.
 
 One run is one transaction (``BEGIN IMMEDIATE``): it reads the events after the
-watermark, adds them to ``report_counts`` (per delivery, hour, type, verdict, link, mail
-client and device), moves the watermark and records the run (raw hits past retention
+watermark, adds them to the report tables (totals, links, hours, mail clients and devices, unique
+clickers), moves the watermark and records the run (raw hits past retention
 are deleted just before, a chunk per transaction). Two nodes or a CLI run beside a
 server take turns on SQLite's write lock, and each starts from the watermark the other
 left: nothing is counted twice. Reports read the counts plus the events after the
@@ -18,21 +18,32 @@ from tracker.tokens import HONEYPOT_LINK
 
 WATERMARK = "events"
 
-_CONSOLIDATE = """
-INSERT INTO report_counts (delivery, hour, type, verdict, link, client, device, n,
-                           first_at, last_at)
-SELECT e.delivery, substr(e.at, 1, 13) || ':00:00Z', e.type, coalesce(e.verdict, 'human'),
-       coalesce(e.link, -1), coalesce(h.client, 'Other'), coalesce(h.device, 'unknown'),
-       count(*), min(e.at), max(e.at)
-FROM events AS e LEFT JOIN hits AS h ON h.id = e.hit_id
-WHERE e.id > ? AND e.id <= ?
-GROUP BY 1, 2, 3, 4, 5, 6, 7
-ON CONFLICT (delivery, hour, type, verdict, link, client, device) DO UPDATE SET
-    n = n + excluded.n,
-    first_at = min(first_at, excluded.first_at),
-    last_at = max(last_at, excluded.last_at)
-"""
-
+# Each report table takes the range's events grouped its own way (link -1: no link).
+_RANGE = "FROM events AS e WHERE e.id > ? AND e.id <= ?"
+_JUDGED = "AND e.type IN ('opened', 'clicked')"
+_VERDICT = "coalesce(e.verdict, 'human')"
+_CONSOLIDATE = (
+    f"""INSERT INTO report_totals (delivery, type, verdict, n, first_at, last_at)
+    SELECT e.delivery, e.type, {_VERDICT}, count(*), min(e.at), max(e.at) {_RANGE}
+    GROUP BY 1, 2, 3 ON CONFLICT (delivery, type, verdict) DO UPDATE SET
+    n = n + excluded.n, first_at = min(first_at, excluded.first_at),
+    last_at = max(last_at, excluded.last_at)""",
+    f"""INSERT INTO report_links (delivery, link, verdict, n)
+    SELECT e.delivery, e.link, {_VERDICT}, count(*) {_RANGE} AND e.type = 'clicked'
+    GROUP BY 1, 2, 3 ON CONFLICT (delivery, link, verdict) DO UPDATE SET n = n + excluded.n""",
+    f"""INSERT INTO report_hours (delivery, hour, type, verdict, n)
+    SELECT e.delivery, substr(e.at, 1, 13) || ':00:00Z', e.type, {_VERDICT}, count(*)
+    {_RANGE} {_JUDGED} AND coalesce(e.link, -1) != {HONEYPOT_LINK} GROUP BY 1, 2, 3, 4
+    ON CONFLICT (delivery, hour, type, verdict) DO UPDATE SET n = n + excluded.n""",
+    f"""INSERT INTO report_clients (delivery, client, device, type, verdict, n)
+    SELECT e.delivery, coalesce(h.client, 'Other'), coalesce(h.device, 'unknown'), e.type,
+    {_VERDICT}, count(*) FROM events AS e LEFT JOIN hits AS h ON h.id = e.hit_id
+    WHERE e.id > ? AND e.id <= ? {_JUDGED} AND coalesce(e.link, -1) != {HONEYPOT_LINK}
+    GROUP BY 1, 2, 3, 4, 5 ON CONFLICT (delivery, client, device, type, verdict)
+    DO UPDATE SET n = n + excluded.n""",
+)
+REPORT_TABLES = ("report_totals", "report_links", "report_hours", "report_clients",
+                 "report_clickers", "report_uniques")  # fmt: skip
 
 # Each Clicked of the range, as (delivery, link, class, recipient) for its link and for
 # any link (-1), in its own class (1 people, 0 machines) and in both (2).
@@ -103,7 +114,7 @@ def run(conn: sqlite3.Connection, unit: WorkflowRun) -> None:
         unit.rows_read = conn.execute(
             "SELECT count(*) FROM events WHERE id > ? AND id <= ?", (start, end)
         ).fetchone()[0]
-        unit.rows_written = conn.execute(_CONSOLIDATE, (start, end)).rowcount
+        unit.rows_written = sum(conn.execute(sql, (start, end)).rowcount for sql in _CONSOLIDATE)
         conn.execute(_CLICKERS, (start, end))
         try:
             unit.rows_written += conn.execute(_NEW_UNIQUES).rowcount
@@ -134,7 +145,6 @@ def record_failure(conn: sqlite3.Connection, unit: FailedRun) -> None:
 
 def reset(conn: sqlite3.Connection) -> None:
     """Forget the consolidated counts: the next run rebuilds them (after a rescore)."""
-    conn.execute("DELETE FROM report_counts")
-    conn.execute("DELETE FROM report_clickers")
-    conn.execute("DELETE FROM report_uniques")
+    for table in REPORT_TABLES:
+        conn.execute(f"DELETE FROM {table}")
     conn.execute("DELETE FROM workflow_state WHERE name = ?", (WATERMARK,))
