@@ -40,6 +40,7 @@ class Workflow:
     settings: Settings
     clock: Callable[[], datetime]
     node: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    chunk: int = 20_000  # events per transaction
     unrecorded: list[FailedRun] = field(default_factory=list)
     last_failure: dict[str, Any] | None = None
 
@@ -54,8 +55,14 @@ class Workflow:
                 expired = await self.store.purge_hits(iso(before))
             settle = max(self.settings.proximity_seconds, self.settings.honeypot_seconds) + 60
             settled = iso(self.clock() - timedelta(seconds=settle))
-            unit = WorkflowRun(started, iso(self.clock()), self.node, settled, expired)
-            await self.store.workflow_run(unit)
+            unit = WorkflowRun(
+                started, iso(self.clock()), self.node, settled, expired, limit=self.chunk
+            )
+            while True:  # a chunk per transaction, the run recorded with the last
+                unit.ended_at = iso(self.clock())
+                await self.store.workflow_run(unit)
+                if not unit.more:
+                    break
         except StoreUnavailable as exc:
             failed = FailedRun(started, iso(self.clock()), str(exc) or type(exc).__name__,
                                self.node)  # fmt: skip

@@ -1,12 +1,12 @@
-"""The tracking workflow's writes: consolidate the activity log into report counts.
+"""The tracking workflow's writes: consolidate the activity log into report tables.
 
-One run is one transaction (``BEGIN IMMEDIATE``): it reads the events after the
-watermark, adds them to the report tables (totals, links, hours, mail clients and devices, unique
-clickers), moves the watermark and records the run (raw hits past retention
-are deleted just before, a chunk per transaction). Two nodes or a CLI run beside a
-server take turns on SQLite's write lock, and each starts from the watermark the other
-left: nothing is counted twice. Reports read the counts plus the events after the
-watermark, so they are current between runs.
+A run is a few transactions (``BEGIN IMMEDIATE``), each taking the next chunk of events
+after the watermark: it adds them to the report tables (totals, links, hours, mail
+clients and devices, unique clickers) and moves the watermark; the last one records the
+run. Raw hits past retention are deleted just before, a chunk per transaction too. Two
+nodes or a CLI run beside a server take turns on SQLite's write lock, and each starts
+from the watermark the other left: nothing is counted twice. Reports read the tables
+plus the events after the watermark, so they are current between runs.
 """
 
 from __future__ import annotations
@@ -80,7 +80,10 @@ class WorkflowRun:
     # bot (the proximity and honeypot windows).
     settled_before: str
     expired: int = 0  # raw hits deleted past retention just before
-    rows_read: int = 0
+    # Events per transaction: tracking writes wait for one chunk at most, never a run.
+    limit: int = 20_000
+    more: bool = False  # out: another chunk is due (the same unit is written again)
+    rows_read: int = 0  # totals over the run's chunks
     rows_written: int = 0
     watermark: int = 0
     run_id: int = 0
@@ -107,14 +110,16 @@ def run(conn: sqlite3.Connection, unit: WorkflowRun) -> None:
         "SELECT min(id) FROM events WHERE id > ? AND at >= ?", (start, unit.settled_before)
     ).fetchone()[0]
     if unsettled is not None:
-        end = unsettled - 1
+        settled_end = unsettled - 1
     else:
-        end = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        settled_end = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    end = min(settled_end, start + unit.limit)
+    unit.more = end < settled_end
     if end > start:
-        unit.rows_read = conn.execute(
+        unit.rows_read += conn.execute(
             "SELECT count(*) FROM events WHERE id > ? AND id <= ?", (start, end)
         ).fetchone()[0]
-        unit.rows_written = sum(conn.execute(sql, (start, end)).rowcount for sql in _CONSOLIDATE)
+        unit.rows_written += sum(conn.execute(sql, (start, end)).rowcount for sql in _CONSOLIDATE)
         conn.execute(_CLICKERS, (start, end))
         try:
             unit.rows_written += conn.execute(_NEW_UNIQUES).rowcount
@@ -127,6 +132,8 @@ def run(conn: sqlite3.Connection, unit: WorkflowRun) -> None:
             (WATERMARK, end),
         )
     unit.watermark = max(start, end)
+    if unit.more:
+        return
     unit.run_id = conn.execute(
         "INSERT INTO workflow_runs (started_at, ended_at, outcome, rows_read, rows_written,"
         " expired, watermark, node) VALUES (?,?,'ok',?,?,?,?,?)",
