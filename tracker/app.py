@@ -16,7 +16,7 @@ from tracker import pages
 from tracker.config import Settings
 from tracker.events import iso, iso_now
 from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
-from tracker.routes import api, health, mirror, tracking, unsubscribe
+from tracker.routes import api, health, mirror, tracking, ui, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
 from tracker.routes.table import add_fallback, not_found, safe_expect
@@ -103,6 +103,7 @@ def create_app(
     app.add_routes(unsubscribe.routes)
     app.add_routes(mirror.routes)
     app.add_routes(health.routes)
+    ui.setup(app)
     # The bare prefix is not the sub-application's: answer it here, before it.
     app.router.add_route("*", "/api/v1", not_found, expect_handler=safe_expect)
     app.add_subapp("/api/v1", api.api_app(request_log))

@@ -134,6 +134,11 @@ class Store(Protocol):
     async def delivery_clients(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
         """Opens and clicks by mail client and device."""
 
+    async def deliveries(
+        self, search: str = "", newest_first: bool = True, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Deliveries whose id contains ``search``, by registration date."""
+
     async def delivery_logs(
         self, delivery: str, **filters: Any
     ) -> tuple[list[dict[str, Any]], int | None]:

@@ -382,6 +382,11 @@ class SQLiteStore:
     async def delivery_clients(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
         return await reports.clients(self._rows, delivery, traffic)
 
+    async def deliveries(
+        self, search: str = "", newest_first: bool = True, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        return await reports.deliveries(self._rows, search, newest_first, limit)
+
     async def delivery_logs(
         self, delivery: str, **filters: Any
     ) -> tuple[list[dict[str, Any]], int | None]:

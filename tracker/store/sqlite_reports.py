@@ -266,3 +266,23 @@ async def delivery_logs(
         items.append(item)
     more = len(found) > limit
     return items, (int(items[-1]["cursor"]) if more else None)
+
+
+async def deliveries(
+    rows: Rows, search: str, newest_first: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Deliveries (registered, or seen in the reports): campaign, email, registration."""
+    pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    order = "DESC" if newest_first else "ASC"
+    found = await rows(
+        "SELECT delivery, max(campaign) AS campaign, max(email) AS email,"
+        " max(registered_at) AS registered_at FROM ("
+        " SELECT delivery, campaign, email, registered_at FROM deliveries"
+        " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM report_totals"
+        " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM events"
+        "  WHERE id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')"
+        ") WHERE delivery LIKE ? ESCAPE '\\' GROUP BY delivery"
+        f" ORDER BY registered_at IS NULL, registered_at {order}, delivery LIMIT ?",
+        (pattern, limit),
+    )
+    return [dict(r) for r in found]

@@ -1,0 +1,184 @@
+"""The marketer's dashboard under /ui/: server-rendered pages behind a login.
+
+Every page but the login needs the session cookie (tracker.ui_session); without it the
+browser is sent to the login form. Pages read the same store functions as the report
+API, people only unless ``?bots=include``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from tracker.keys import PAGES, SETTINGS, STORE
+from tracker.pages import render
+from tracker.routes.replies import BOTS
+from tracker.routes.table import RouteTable
+from tracker.ui_session import COOKIE, MAX_AGE, Sessions
+from tracker.workflow import WORKFLOW
+
+routes = RouteTable()
+
+SESSIONS = web.AppKey("ui_sessions", Sessions)
+TABS = [("stats", "Tracking statistics"), ("urls", "URLs and click streams"),
+        ("logs", "Tracking logs")]  # fmt: skip
+FIGURES = [("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounced", "hard_bounced"),
+           ("Soft bounced", "soft_bounced"), ("Opened", "opened"), ("Clicks", "clicks"),
+           ("Unique clickers", "unique_clickers"), ("Unsubscribed", "unsubscribed")]  # fmt: skip
+MAX_ID = 256
+
+
+def sessions(request: web.Request) -> Sessions:
+    return request.config_dict[SESSIONS]
+
+
+def signed_in(request: web.Request) -> bool:
+    return sessions(request).valid(request.cookies.get(COOKIE))
+
+
+async def page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    """A dashboard page, with the workflow's warning when it is late."""
+    warning = None
+    if context.get("signed_in", True):
+        health = await request.config_dict[WORKFLOW].health()
+        warning = health["warning"]
+    context.setdefault("signed_in", True)
+    return render(request.config_dict[PAGES], name, status, workflow_warning=warning, **context)
+
+
+def to_login() -> NoReturn:
+    raise web.HTTPSeeOther("/ui/login")
+
+
+def bots(request: web.Request) -> str:
+    value = request.query.get("bots", "exclude")
+    return value if value in BOTS else "exclude"
+
+
+@routes.get("/ui")
+async def ui_root(request: web.Request) -> web.Response:
+    raise web.HTTPMovedPermanently("/ui/")
+
+
+@routes.get("/ui/login")
+async def login_form(request: web.Request) -> web.Response:
+    return await page(request, "ui_login.html", signed_in=False, failed=False)
+
+
+@routes.post("/ui/login")
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    presented = form.get("key")
+    cookie = sessions(request).login(presented) if isinstance(presented, str) else None
+    if cookie is None:
+        return await page(request, "ui_login.html", 403, signed_in=False, failed=True)
+    response = web.HTTPSeeOther("/ui/")
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=MAX_AGE,
+        path="/ui/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.config_dict[SETTINGS].base_url.startswith("https://"),
+    )
+    raise response
+
+
+@routes.post("/ui/logout")
+async def logout(request: web.Request) -> web.Response:
+    response = web.HTTPSeeOther("/ui/login")
+    response.del_cookie(COOKIE, path="/ui/")
+    raise response
+
+
+@routes.get("/ui/")
+async def deliveries(request: web.Request) -> web.Response:
+    if not signed_in(request):
+        to_login()
+    search = request.query.get("q", "")[:MAX_ID]
+    newest = request.query.get("sort", "newest") != "oldest"
+    found = await request.config_dict[STORE].deliveries(search, newest)
+    return await page(request, "ui_deliveries.html", deliveries=found, search=search, newest=newest)
+
+
+@routes.get("/ui/deliveries/{delivery}")
+async def delivery(request: web.Request) -> web.Response:
+    if not signed_in(request):
+        to_login()
+    delivery = request.match_info["delivery"][:MAX_ID]
+    tab = request.query.get("tab", "stats")
+    if tab not in dict(TABS):
+        tab = "stats"
+    counting = bots(request)
+    traffic = BOTS[counting]
+    store = request.config_dict[STORE]
+    context: dict[str, Any] = {"delivery": delivery, "tab": tab, "tabs": TABS, "bots": counting}
+    if tab == "stats":
+        context["stats"] = await store.delivery_stats(delivery, traffic)
+        context["figures"] = FIGURES
+        context["chart"] = chart(await store.delivery_timeline(delivery, traffic))
+        context["clients"] = await store.delivery_clients(delivery, traffic)
+    elif tab == "urls":
+        context["urls"] = await store.delivery_urls(delivery, traffic)
+    else:
+        filters = {
+            "event_type": request.query.get("type") or None,
+            "verdict": request.query.get("verdict") or None,
+            "recipient": request.query.get("recipient", "")[:MAX_ID] or None,
+        }
+        if filters["event_type"] not in (None, "opened", "clicked", "unsubscribed"):
+            filters["event_type"] = None
+        if filters["verdict"] not in (None, "human", "machine_open", "bot"):
+            filters["verdict"] = None
+        after = request.query.get("after", "0")
+        items, following = await store.delivery_logs(
+            delivery, **filters, after=int(after) if after.isdigit() else 0, limit=50
+        )
+        query = {k: v for k, v in request.query.items() if k != "after"}
+        context.update(
+            logs=items,
+            filters=filters,
+            next=urlencode({**query, "after": following}) if following else None,
+        )
+    return await page(request, "ui_delivery.html", **context)
+
+
+def chart(hours: list[dict[str, Any]], width: int = 960, height: int = 180) -> dict[str, Any]:
+    """Bar geometry for opens and clicks per hour (an inline SVG, no script)."""
+    if not hours:
+        return {"bars": []}
+    top = max(max(h["opened"], h["clicks"]) for h in hours) or 1
+    step = width / len(hours)
+    bars = [
+        {
+            "hour": h["hour"],
+            "opened": h["opened"],
+            "clicks": h["clicks"],
+            "x": round(i * step, 2),
+            "w": round(step / 2, 2),
+            "opened_h": round(h["opened"] / top * height, 2),
+            "clicks_h": round(h["clicks"] / top * height, 2),
+        }
+        for i, h in enumerate(hours)
+    ]
+    return {"bars": bars, "width": width, "height": height,
+            "first": hours[0]["hour"], "last": hours[-1]["hour"]}  # fmt: skip
+
+
+@routes.get("/ui/workflow")
+async def workflow(request: web.Request) -> web.Response:
+    if not signed_in(request):
+        to_login()
+    runs = await request.config_dict[STORE].workflow_runs(50)
+    health = await request.config_dict[WORKFLOW].health()
+    return await page(request, "ui_workflow.html", runs=runs, health=health)
+
+
+def setup(app: web.Application) -> None:
+    """Add the dashboard to ``app`` (its settings must hold the keys)."""
+    settings = app[SETTINGS]
+    app[SESSIONS] = Sessions(settings.secret_keys, settings.api_keys)
+    app.add_routes(routes)
