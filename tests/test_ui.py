@@ -83,6 +83,14 @@ async def test_pages_show_the_reports_numbers(
 
     page = await (await client.get(f"/ui/deliveries/{DELIVERY}?tab=logs&verdict=bot")).text()
     assert page.count('<tr class="bot">') == 12 + 1 + 2  # gateway clicks, a script, HEADs
+    resp = await client.get("/api/v1/recipients/p03/tracking?sort=asc", headers=auth)
+    theirs = (await resp.json())["items"]
+    page = await (await client.get("/ui/recipients/p03?sort=asc")).text()
+    shown = re.findall(r"<tr class=\"[a-z_]+\"><td>([^<]+)</td><td>([a-z_]+)</td>", page)
+    assert shown == [(i["at"], i["type"]) for i in theirs]
+    clicked = await (await client.get("/ui/recipients/p03?type=clicked")).text()
+    assert clicked.count("<td>clicked</td>") == sum(1 for i in theirs if i["type"] == "clicked")
+    assert "<td>opened</td>" not in clicked
     runs = await (await client.get("/ui/workflow")).text()
     assert "<td>ok</td>" in runs
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tracker.events import EventType
 from tracker.keys import PAGES, SETTINGS, STORE
 from tracker.pages import render
 from tracker.routes.replies import BOTS
@@ -166,6 +167,25 @@ def chart(hours: list[dict[str, Any]], width: int = 960, height: int = 180) -> d
     ]
     return {"bars": bars, "width": width, "height": height,
             "first": hours[0]["hour"], "last": hours[-1]["hour"]}  # fmt: skip
+
+
+@routes.get("/ui/recipients/{recipient}")
+async def recipient(request: web.Request) -> web.Response:
+    if not signed_in(request):
+        to_login()
+    person = request.match_info["recipient"][:MAX_ID]
+    types = [t.value for t in EventType]
+    event_type = request.query.get("type") or None
+    if event_type not in types:
+        event_type = None
+    newest = request.query.get("sort", "desc") != "asc"
+    items = await request.config_dict[STORE].recipient_tracking(
+        person, event_type, newest, 500, BOTS[bots(request)]
+    )
+    return await page(
+        request, "ui_recipient.html", recipient=person, items=items, types=types,
+        event_type=event_type, newest=newest,
+    )  # fmt: skip
 
 
 @routes.get("/ui/workflow")
