@@ -83,6 +83,7 @@ class WorkflowRun:
     # Events per transaction: tracking writes wait for one chunk at most, never a run.
     limit: int = 20_000
     more: bool = False  # out: another chunk is due (the same unit is written again)
+    settled_end: int | None = None  # the last settled event's id, found by the first chunk
     rows_read: int = 0  # totals over the run's chunks
     rows_written: int = 0
     watermark: int = 0
@@ -106,13 +107,15 @@ def watermark(conn: sqlite3.Connection) -> int:
 
 def run(conn: sqlite3.Connection, unit: WorkflowRun) -> None:
     start = watermark(conn)
-    unsettled = conn.execute(
-        "SELECT min(id) FROM events WHERE id > ? AND at >= ?", (start, unit.settled_before)
-    ).fetchone()[0]
-    if unsettled is not None:
-        settled_end = unsettled - 1
-    else:
-        settled_end = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    if unit.settled_end is None:  # found once per run: it scans the events after start
+        unsettled = conn.execute(
+            "SELECT min(id) FROM events WHERE id > ? AND at >= ?", (start, unit.settled_before)
+        ).fetchone()[0]
+        if unsettled is not None:
+            unit.settled_end = unsettled - 1
+        else:
+            unit.settled_end = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    settled_end = unit.settled_end
     end = min(settled_end, start + unit.limit)
     unit.more = end < settled_end
     if end > start:
