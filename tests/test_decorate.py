@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.decorate import Decorated, decorate
+from tracker.decorate import Decorated, annotate_links, decorate
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 
 BASE = "http://localhost:8080"
@@ -556,3 +556,18 @@ def test_no_honeypot_without_click_tracking(tokens: Tokens, message: Message) ->
     result = run(corpus("leemunroe-email.html"), tokens, message, honeypot=True,
                  track_clicks=False)  # fmt: skip
     assert "aria-hidden" not in result.html
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_LINKS))
+def test_annotated_links_carry_decorates_numbers(
+    name: str, tokens: Tokens, message: Message
+) -> None:
+    source = corpus(name)
+    marked = annotate_links(source, BASE)
+    numbered = re.findall(r'<a data-tracker-link="(\d+)"[^>]*?href="([^"]*)"', marked, re.I | re.S)
+    tracked = run(source, tokens, message).links
+    assert sorted({(int(n), unescape(url).strip()) for n, url in numbered}) == sorted(
+        {(n, url) for n, url in tracked if any(int(m) == n for m, _ in numbered)}
+    )
+    assert {int(n) for n, _ in numbered} == {n for n, _ in tracked}, "every number is drawn"
+    assert re.sub(r' data-tracker-link="\d+"', "", marked) == source, "nothing else changes"

@@ -275,6 +275,32 @@ def decorate_many(
     ]
 
 
+def _target(h: _Href, ours: tuple[str, ...]) -> str | None:
+    """The URL to sign for ``h`` (in its ASCII form), or None when it stays as it is."""
+    if h.off or len(h.url) > MAX_URL_LENGTH:
+        return None
+    # is_trackable_url first: it caps the length before any regex runs on the URL.
+    url = to_ascii(h.url)
+    if not is_trackable_url(url) or url.startswith(ours) or _MERGE_TAG.search(url):
+        return None
+    return url
+
+
+def annotate_links(html: str, base_url: str) -> str:
+    """``html`` with ``data-tracker-link="N"`` on each ``<a>`` that decorate tracks as link N.
+
+    The numbers are decorate's own (same scan, same rules), so a report's link N is the
+    anchor marked N: the dashboard draws the hot clicks on them.
+    """
+    found = _scan(html)
+    ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
+    hrefs = [h for h in found.hrefs if _target(h, ours) is not None]
+    numbers = _number(hrefs)
+    edits = [(h.pos + 2, h.pos + 2, f' data-tracker-link="{numbers[h.pos]}"')
+             for h in hrefs if not h.vml]  # fmt: skip
+    return _splice(html, edits)
+
+
 def _decorate(
     html: str,
     found: _Found,
@@ -288,17 +314,7 @@ def _decorate(
     unsubscribe_url = f"{base_url}/u/{tokens.unsubscribe_token(message)}"
     ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
 
-    def target(h: _Href) -> str | None:
-        """The URL to sign for ``h`` (in its ASCII form), or None when it stays as it is."""
-        if h.off or len(h.url) > MAX_URL_LENGTH:
-            return None
-        # is_trackable_url first: it caps the length before any regex runs on the URL.
-        url = to_ascii(h.url)
-        if not is_trackable_url(url) or url.startswith(ours) or _MERGE_TAG.search(url):
-            return None
-        return url
-
-    targets = {h.pos: target(h) for h in found.hrefs}
+    targets = {h.pos: _target(h, ours) for h in found.hrefs}
     hrefs = [h for h in found.hrefs if targets[h.pos] is not None]
     numbers = _number(hrefs)
     links = tuple(sorted({(numbers[h.pos], str(targets[h.pos])) for h in hrefs}))
