@@ -32,11 +32,28 @@ def environment() -> Environment:
     )
 
 
-def render(env: Environment, name: str, status: int = 200, **context: Any) -> web.Response:
+# The dashboard runs tracker's own scripts and shows a delivery's HTML in a sandboxed frame.
+UI_HEADERS = {
+    **PAGE_HEADERS,
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+        "frame-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
+    ),
+}
+
+
+def render(
+    env: Environment,
+    name: str,
+    status: int = 200,
+    headers: dict[str, str] = PAGE_HEADERS,
+    **context: Any,
+) -> web.Response:
     """A rendered page with the headers every page gets."""
     html = env.get_template(name).render(**context)
     return web.Response(
-        text=html, status=status, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+        text=html, status=status, content_type="text/html", charset="utf-8", headers=headers
     )
 
 

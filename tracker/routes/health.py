@@ -46,3 +46,9 @@ async def metrics_text(request: web.Request) -> web.Response:
     """Prometheus text exposition."""
     metrics.QUEUE_DEPTH.set(request.config_dict[STORE].queue_depth)
     return web.Response(body=metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
+@routes.get("/favicon.ico")
+async def favicon(request: web.Request) -> web.Response:
+    """No icon: browsers ask for one on every page; an empty answer, kept a day."""
+    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})

@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tracker.decorate import annotate_links
 from tracker.events import EventType
 from tracker.keys import PAGES, SETTINGS, STORE
-from tracker.pages import render
+from tracker.pages import UI_HEADERS, render
 from tracker.routes.replies import BOTS
 from tracker.routes.table import RouteTable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
@@ -24,7 +25,7 @@ routes = RouteTable()
 
 SESSIONS = web.AppKey("ui_sessions", Sessions)
 TABS = [("stats", "Tracking statistics"), ("urls", "URLs and click streams"),
-        ("logs", "Tracking logs")]  # fmt: skip
+        ("hot", "Hot clicks"), ("logs", "Tracking logs")]  # fmt: skip
 FIGURES = [("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounced", "hard_bounced"),
            ("Soft bounced", "soft_bounced"), ("Opened", "opened"), ("Clicks", "clicks"),
            ("Unique clickers", "unique_clickers"), ("Unsubscribed", "unsubscribed")]  # fmt: skip
@@ -46,7 +47,9 @@ async def page(request: web.Request, name: str, status: int = 200, **context: An
         health = await request.config_dict[WORKFLOW].health()
         warning = health["warning"]
     context.setdefault("signed_in", True)
-    return render(request.config_dict[PAGES], name, status, workflow_warning=warning, **context)
+    return render(
+        request.config_dict[PAGES], name, status, UI_HEADERS, workflow_warning=warning, **context
+    )
 
 
 def to_login() -> NoReturn:
@@ -124,6 +127,15 @@ async def delivery(request: web.Request) -> web.Response:
         context["clients"] = await store.delivery_clients(delivery, traffic)
     elif tab == "urls":
         context["urls"] = await store.delivery_urls(delivery, traffic)
+    elif tab == "hot":
+        template = await store.delivery(delivery)
+        urls = await store.delivery_urls(delivery, traffic)
+        context["hot"] = {"links": [{k: u[k] for k in ("link", "clicks", "share")} for u in urls]}
+        context["html"] = (
+            None
+            if template is None
+            else annotate_links(template.html, request.config_dict[SETTINGS].base_url)
+        )
     else:
         filters = {
             "event_type": request.query.get("type") or None,
