@@ -73,7 +73,7 @@ async def test_pages_show_the_reports_numbers(
         assert cell(page, "data-figure", key) == str(stats[key])
     assert cell(page, "data-bots", "bot_clicks") == str(stats["bots"]["bot_clicks"])
     assert cell(page, "data-rate", "open") == f"{stats['rates']['open'] * 100:.1f} %"
-    assert '<svg id="timeline-chart"' in page
+    assert '<svg id="timeline-chart"' in page and '<svg id="clients-chart"' in page
 
     urls = await (await client.get(f"/api/v1/deliveries/{DELIVERY}/urls", headers=auth)).json()
     page = await (await client.get(f"/ui/deliveries/{DELIVERY}?tab=urls")).text()

@@ -115,3 +115,28 @@ async def test_log_in_read_the_tabs_and_see_the_hot_clicks(
     assert outcomes and set(outcomes) == {"ok"}
     await shot(page, "workflow")
     assert errors == [], errors
+
+
+async def test_a_delivery_html_with_scripts_runs_none_of_them_in_the_dashboard(
+    dashboard: tuple[str, Any], page: Any, auth: dict[str, str]
+) -> None:
+    base, client = dashboard
+    html = (
+        "<html><head><title>Sale</title></head><body>"
+        "<script>window.parent.document.title = 'taken'; document.title = 'taken'</script>"
+        '<img src="x" onerror="window.parent.document.title = \'taken\'">'
+        '<a href="https://shop.example/x">Shop</a></body></html>'
+    )
+    ids = {"delivery": "scripted", "campaign": "c", "email": "e", "recipient": "r"}
+    resp = await client.post("/api/v1/decorate", headers=auth, json={**ids, "html": html})
+    assert resp.status == 200
+    await page.goto(f"{base}/ui/login")
+    await page.fill("#key", API_KEY)
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#deliveries")
+    await page.goto(f"{base}/ui/deliveries/scripted?tab=hot")
+    frame = await (await page.wait_for_selector("#hot-frame")).content_frame()
+    await frame.wait_for_selector(".tracker-hot")
+    assert await page.title() == "scripted · tracker"
+    assert await frame.title() == "Sale", "the email's own script did not run"
+    await shot(page, "hot-clicks-sandboxed")

@@ -4,6 +4,7 @@ failed run is recorded, shown on /healthz, and caught up by the next."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Rows
+from tests.conftest import API_KEY, Rows
 from tests.serverproc import clean_env
 from tests.test_reports import all_reports, mail, trusting_app
 from tests.test_sending import Clock
@@ -104,6 +105,11 @@ async def test_a_failed_run_is_recorded_shown_and_caught_up(
     assert run.rows_read == rows("SELECT count(*) AS n FROM events")[0]["n"] > 100
     outcomes = [r["outcome"] for r in rows("SELECT outcome FROM workflow_runs ORDER BY id")]
     assert outcomes[-2:] == ["error", "ok"]
+    resp = await client.post("/ui/login", data={"key": API_KEY}, allow_redirects=False)
+    assert resp.status == 303
+    page = await (await client.get("/ui/workflow")).text()
+    failed = re.search(r'<tr class="error">(.*?)</tr>', page, re.S)
+    assert failed is not None and "database is locked" in failed[1], "the dashboard shows it"
     assert await all_reports(client, auth) == live
     health = await (await client.get("/healthz")).json()
     assert health["workflow"]["last_run"]["outcome"] == "ok"

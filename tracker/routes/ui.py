@@ -125,6 +125,7 @@ async def delivery(request: web.Request) -> web.Response:
         context["figures"] = FIGURES
         context["chart"] = chart(await store.delivery_timeline(delivery, traffic))
         context["clients"] = await store.delivery_clients(delivery, traffic)
+        context["client_bars"] = client_bars(context["clients"])
     elif tab == "urls":
         context["urls"] = await store.delivery_urls(delivery, traffic)
     elif tab == "hot":
@@ -179,6 +180,21 @@ def chart(hours: list[dict[str, Any]], width: int = 960, height: int = 180) -> d
     ]
     return {"bars": bars, "width": width, "height": height,
             "first": hours[0]["hour"], "last": hours[-1]["hour"]}  # fmt: skip
+
+
+def client_bars(clients: list[dict[str, Any]], width: int = 430) -> list[dict[str, Any]]:
+    """Bar lengths for opens and clicks per mail client and device (an inline SVG)."""
+    top = max((c["opened"] + c["clicks"] for c in clients), default=0) or 1
+    return [
+        {
+            "label": f"{c['client']} ({c['device']})",
+            "opened": c["opened"],
+            "clicks": c["clicks"],
+            "opened_w": round(c["opened"] / top * width, 1),
+            "clicks_w": round(c["clicks"] / top * width, 1),
+        }
+        for c in clients[:12]
+    ]
 
 
 @routes.get("/ui/recipients/{recipient}")
