@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,30 @@ def test_keys_rotate_with_configured_keys_prints_a_key(
     assert result.exit_code == 0
     assert "TRACKER_SECRET_KEYS" in result.output
     assert not (workdir / "tracker-data" / "secret_keys").exists()
+
+
+def test_db_migrate_brings_the_schema_up_and_refuses_a_newer_one(workdir: Path) -> None:
+    from tracker.store.schema import SCHEMA_VERSION
+
+    first = CliRunner().invoke(main, ["db", "migrate"])
+    assert first.exit_code == 0, first.output
+    assert f"schema version 0 -> {SCHEMA_VERSION}." in first.output
+    again = CliRunner().invoke(main, ["db", "migrate"])
+    assert f"schema version {SCHEMA_VERSION}, nothing to do." in again.output
+
+    db = sqlite3.connect(workdir / "tracker-data" / "tracker.db")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    refused = CliRunner().invoke(main, ["db", "migrate"])
+    assert refused.exit_code == 1
+    assert "is newer than this tracker's" in refused.output and "upgrade tracker" in refused.output
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    served = subprocess.run(
+        [sys.executable, "-m", "tracker", "serve", "--port", "0"],
+        cwd=workdir, env={**env, "TRACKER_LOG_FORMAT": "json"},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert served.returncode == 1
+    assert "Error: database schema version" in served.stderr
+    assert "Traceback" not in served.stderr, "a clear message, not a stack trace"

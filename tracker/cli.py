@@ -91,17 +91,23 @@ def serve(
         api_key_file=str((settings.data_dir / "api_key").resolve()),
         base_url=settings.base_url,
     )
+    from tracker.store.schema import UnknownSchema
+
     app = create_app(settings)
-    web.run_app(
-        app,
-        loop=new_event_loop(),
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        reuse_port=reuse_port or None,
-        access_log=None,
-        print=lambda _: log.info("listening", host=settings.host, port=settings.port),
-    )
+    try:
+        web.run_app(
+            app,
+            loop=new_event_loop(),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            reuse_port=reuse_port or None,
+            access_log=None,
+            print=lambda _: log.info("listening", host=settings.host, port=settings.port),
+        )
+    except UnknownSchema as exc:  # a newer tracker wrote this database: refuse, plainly
+        log.error("refusing to start", error=str(exc))
+        raise click.ClickException(str(exc)) from None
     log.info("stopped")
 
 
@@ -462,3 +468,31 @@ def export(
 
     count = _with_store(settings_from(config_path), read)
     click.echo(f"{count} events exported.", err=True)
+
+
+@main.group()
+def db() -> None:
+    """The database's schema."""
+
+
+@db.command("migrate")
+@config_option
+def db_migrate(config_path: Path | None) -> None:
+    """Bring the database to this tracker's schema (the server also does it at start)."""
+    from tracker.store.schema import SCHEMA_VERSION, UnknownSchema, migrate
+    from tracker.store.sqlite import connect
+
+    settings = settings_from(config_path)
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path, settings.synchronous, settings.busy_timeout_ms)
+    try:
+        before = migrate(conn)
+    except UnknownSchema as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    if before == SCHEMA_VERSION:
+        click.echo(f"{path}: schema version {SCHEMA_VERSION}, nothing to do.")
+    else:
+        click.echo(f"{path}: schema version {before} -> {SCHEMA_VERSION}.")
