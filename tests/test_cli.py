@@ -111,3 +111,36 @@ def test_db_migrate_brings_the_schema_up_and_refuses_a_newer_one(workdir: Path) 
     assert served.returncode == 1
     assert "Error: database schema version" in served.stderr
     assert "Traceback" not in served.stderr, "a clear message, not a stack trace"
+
+
+def test_db_backup_copies_a_database_in_use(workdir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    migrated = CliRunner().invoke(main, ["db", "migrate"])
+    assert migrated.exit_code == 0
+    db = sqlite3.connect(workdir / "tracker-data" / "tracker.db")
+    db.execute("BEGIN")
+    db.executemany(
+        "INSERT INTO hits (at, route, method, outcome, delivery, recipient, campaign, email)"
+        " VALUES ('2026-11-23T00:00:00Z', 'open', 'GET', 'pixel', 'd', ?, 'c', 'e')",
+        [(f"r{i}",) for i in range(5000)],
+    )
+    db.execute("COMMIT")
+    writing = subprocess.Popen(  # another process keeps writing during the copy
+        [sys.executable, "-c",
+         "import sqlite3, time\n"
+         "c = sqlite3.connect('tracker-data/tracker.db', isolation_level=None)\n"
+         "c.execute('PRAGMA busy_timeout = 5000')\n"
+         "for i in range(300):\n"
+         "    c.execute(\"INSERT INTO hits (at, route, method, outcome, delivery, recipient,"
+         " campaign, email) VALUES ('2026-11-23T00:00:01Z', 'open', 'GET', 'pixel', 'd', 'w',"
+         " 'c', 'e')\")\n    time.sleep(0.001)\n"],
+        cwd=workdir, env=env,
+    )  # fmt: skip
+    result = CliRunner().invoke(main, ["db", "backup", "copy.db"])
+    writing.wait(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert "integrity check ok" in result.output
+    copied = sqlite3.connect(workdir / "copy.db")
+    assert copied.execute("SELECT count(*) FROM hits WHERE recipient != 'w'").fetchone() == (5000,)
+    again = CliRunner().invoke(main, ["db", "backup", "copy.db"])
+    assert again.exit_code == 1 and "exists" in again.output
