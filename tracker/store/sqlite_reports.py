@@ -12,11 +12,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tracker.events import EventType
+from tracker.store.sqlite_workflow import (
+    AFTER_WATERMARK,
+    CLIENT_DEVICE,
+    HOUR,
+    NOT_TRAP,
+    VERDICT,
+)
 from tracker.tokens import HONEYPOT_LINK
 
 Rows = Callable[[str, Any], Awaitable[list[sqlite3.Row]]]
 
 JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
+ACTIVITY = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED)
 VERDICTS = ("human", "machine_open", "bot")
 COUNTED = {"human": ("human",), "machine": ("machine_open", "bot"), "all": VERDICTS}
 ROUTE_TYPES = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
@@ -35,11 +43,7 @@ def traffic_filter(traffic: str, column: str = "verdict") -> str:
 # A report's facts: the workflow's table for it, and the events after its watermark (the
 # rowid range: only the tail is read) in the same shape. One statement reads both, so a
 # run committing meanwhile cannot make an event count twice or not at all.
-TAIL = (
-    "FROM events AS e NOT INDEXED WHERE e.id > (SELECT coalesce(max(value), 0)"
-    " FROM workflow_state WHERE name = 'events') AND e.delivery = :delivery"
-)
-VERDICT = "coalesce(e.verdict, 'human')"
+TAIL = f"FROM events AS e NOT INDEXED WHERE e.id > {AFTER_WATERMARK} AND e.delivery = :delivery"
 TOTALS = f"""
 WITH facts (type, verdict, n, first_at, last_at) AS (
     SELECT type, verdict, n, first_at, last_at FROM report_totals WHERE delivery = :delivery
@@ -55,18 +59,17 @@ WITH facts (link, verdict, n) AS (
 HOURS = f"""
 WITH facts (hour, type, verdict, n) AS (
     SELECT hour, type, verdict, n FROM report_hours WHERE delivery = :delivery
-    UNION ALL SELECT substr(e.at, 1, 13) || ':00:00Z', e.type, {VERDICT}, 1 {TAIL}
-    AND e.type IN ('opened', 'clicked') AND coalesce(e.link, -1) != {HONEYPOT_LINK}
+    UNION ALL SELECT {HOUR}, e.type, {VERDICT}, 1 {TAIL}
+    AND e.type IN ('opened', 'clicked') AND {NOT_TRAP}
 )
 """
 CLIENTS = f"""
 WITH facts (client, device, type, verdict, n) AS (
     SELECT client, device, type, verdict, n FROM report_clients WHERE delivery = :delivery
-    UNION ALL SELECT coalesce(h.client, 'Other'), coalesce(h.device, 'unknown'), e.type,
-    {VERDICT}, 1 FROM events AS e NOT INDEXED LEFT JOIN hits AS h ON h.id = e.hit_id
-    WHERE e.id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')
-    AND e.delivery = :delivery AND e.type IN ('opened', 'clicked')
-    AND coalesce(e.link, -1) != {HONEYPOT_LINK}
+    UNION ALL SELECT {CLIENT_DEVICE}, e.type, {VERDICT}, 1
+    FROM events AS e NOT INDEXED LEFT JOIN hits AS h ON h.id = e.hit_id
+    WHERE e.id > {AFTER_WATERMARK} AND e.delivery = :delivery
+    AND e.type IN ('opened', 'clicked') AND {NOT_TRAP}
 )
 """
 NOT_HONEYPOT = f"link != {HONEYPOT_LINK}"
@@ -78,9 +81,8 @@ def uniques_sql(traffic: str) -> str:
     the tail after the watermark it has not counted yet."""
     return f"""
 WITH tail (link, recipient) AS (
-    SELECT DISTINCT e.link, e.recipient FROM events AS e NOT INDEXED
-    WHERE e.id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')
-      AND e.delivery = :delivery AND e.type = 'clicked' AND e.link != {HONEYPOT_LINK}
+    SELECT DISTINCT e.link, e.recipient {TAIL}
+      AND e.type = 'clicked' AND e.link != {HONEYPOT_LINK}
       AND {traffic_filter(traffic, "e.verdict")}
 ),
 fresh (link, recipient) AS (
@@ -112,16 +114,13 @@ def rate(part: int, whole: int) -> float | None:
 
 async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, Any]:
     """Counts, rates, first and last activity, and the machine traffic set apart."""
-    judged = traffic_filter(traffic)
     counts = await rows(
-        TOTALS + "SELECT type, verdict, sum(n) AS n FROM facts GROUP BY type, verdict",
+        TOTALS + "SELECT type, verdict, sum(n) AS n, min(first_at) AS first,"
+        " max(last_at) AS last FROM facts GROUP BY type, verdict",
         {"delivery": delivery},
     )
-    people = await rows(
-        TOTALS + "SELECT min(first_at) AS first, max(last_at) AS last FROM facts"
-        f" WHERE type IN ('opened', 'clicked', 'unsubscribed') AND {judged}",
-        {"delivery": delivery},
-    )
+    # Activity: a person's (or machine's, as counted) opens, clicks and unsubscribes.
+    active = [r for r in counts if r["type"] in ACTIVITY and r["verdict"] in COUNTED[traffic]]
     clickers = await count_clickers(rows, delivery, traffic)
 
     def count(kind: EventType, verdicts: tuple[str, ...] = COUNTED[traffic]) -> int:
@@ -148,8 +147,8 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
             "click_to_open": rate(unique_clickers, opened),
             "unsubscribe": rate(unsubscribed, delivered),
         },
-        "first_activity": people[0]["first"],
-        "last_activity": people[0]["last"],
+        "first_activity": min((r["first"] for r in active), default=None),
+        "last_activity": max((r["last"] for r in active), default=None),
         # Machine traffic, shown apart whatever ``traffic`` asks for.
         "bots": {
             "machine_opens": count(EventType.OPENED, ("machine_open",)),
@@ -280,7 +279,7 @@ async def deliveries(
         " SELECT delivery, campaign, email, registered_at FROM deliveries"
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM report_totals"
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM events"
-        "  WHERE id > (SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = 'events')"
+        f"  WHERE id > {AFTER_WATERMARK}"
         ") WHERE delivery LIKE ? ESCAPE '\\' GROUP BY delivery"
         f" ORDER BY registered_at IS NULL, registered_at {order}, delivery LIMIT ?",
         (pattern, limit),

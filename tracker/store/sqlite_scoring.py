@@ -8,7 +8,6 @@ honeypot click. Those stored clicks are turned to ``bot`` in the same transactio
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -77,13 +76,6 @@ class Scored:
 def seconds(at: str) -> float:
     """Seconds since the epoch of a stored ISO time."""
     return datetime.fromisoformat(at).timestamp()
-
-
-def _by_delivery(probes: Iterable[Probe]) -> dict[str, list[str]]:
-    out: dict[str, set[str]] = {}
-    for p in probes:
-        out.setdefault(p.delivery, set()).add(p.recipient)
-    return {d: sorted(r) for d, r in out.items()}
 
 
 def _send_times(conn: sqlite3.Connection, probes: list[Probe]) -> dict[tuple[str, str], list[str]]:

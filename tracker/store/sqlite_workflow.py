@@ -18,27 +18,34 @@ from tracker.tokens import HONEYPOT_LINK
 
 WATERMARK = "events"
 
-# Each report table takes the range's events grouped its own way (link -1: no link).
+# Expressions the consolidation and the reports' live tail share, so both group an event
+# alike (``e`` the event, ``h`` its hit; link -1: no link).
+AFTER_WATERMARK = f"(SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = '{WATERMARK}')"
+VERDICT = "coalesce(e.verdict, 'human')"
+HOUR = "substr(e.at, 1, 13) || ':00:00Z'"
+NOT_TRAP = f"coalesce(e.link, -1) != {HONEYPOT_LINK}"
+CLIENT_DEVICE = "coalesce(h.client, 'Other'), coalesce(h.device, 'unknown')"
+
+# Each report table takes the range's events grouped its own way.
 _RANGE = "FROM events AS e WHERE e.id > ? AND e.id <= ?"
 _JUDGED = "AND e.type IN ('opened', 'clicked')"
-_VERDICT = "coalesce(e.verdict, 'human')"
 _CONSOLIDATE = (
     f"""INSERT INTO report_totals (delivery, type, verdict, n, first_at, last_at)
-    SELECT e.delivery, e.type, {_VERDICT}, count(*), min(e.at), max(e.at) {_RANGE}
+    SELECT e.delivery, e.type, {VERDICT}, count(*), min(e.at), max(e.at) {_RANGE}
     GROUP BY 1, 2, 3 ON CONFLICT (delivery, type, verdict) DO UPDATE SET
     n = n + excluded.n, first_at = min(first_at, excluded.first_at),
     last_at = max(last_at, excluded.last_at)""",
     f"""INSERT INTO report_links (delivery, link, verdict, n)
-    SELECT e.delivery, e.link, {_VERDICT}, count(*) {_RANGE} AND e.type = 'clicked'
+    SELECT e.delivery, e.link, {VERDICT}, count(*) {_RANGE} AND e.type = 'clicked'
     GROUP BY 1, 2, 3 ON CONFLICT (delivery, link, verdict) DO UPDATE SET n = n + excluded.n""",
     f"""INSERT INTO report_hours (delivery, hour, type, verdict, n)
-    SELECT e.delivery, substr(e.at, 1, 13) || ':00:00Z', e.type, {_VERDICT}, count(*)
-    {_RANGE} {_JUDGED} AND coalesce(e.link, -1) != {HONEYPOT_LINK} GROUP BY 1, 2, 3, 4
+    SELECT e.delivery, {HOUR}, e.type, {VERDICT}, count(*)
+    {_RANGE} {_JUDGED} AND {NOT_TRAP} GROUP BY 1, 2, 3, 4
     ON CONFLICT (delivery, hour, type, verdict) DO UPDATE SET n = n + excluded.n""",
     f"""INSERT INTO report_clients (delivery, client, device, type, verdict, n)
-    SELECT e.delivery, coalesce(h.client, 'Other'), coalesce(h.device, 'unknown'), e.type,
-    {_VERDICT}, count(*) FROM events AS e LEFT JOIN hits AS h ON h.id = e.hit_id
-    WHERE e.id > ? AND e.id <= ? {_JUDGED} AND coalesce(e.link, -1) != {HONEYPOT_LINK}
+    SELECT e.delivery, {CLIENT_DEVICE}, e.type, {VERDICT}, count(*)
+    FROM events AS e LEFT JOIN hits AS h ON h.id = e.hit_id
+    WHERE e.id > ? AND e.id <= ? {_JUDGED} AND {NOT_TRAP}
     GROUP BY 1, 2, 3, 4, 5 ON CONFLICT (delivery, client, device, type, verdict)
     DO UPDATE SET n = n + excluded.n""",
 )
