@@ -47,6 +47,21 @@ def settings_from(config_path: Path | None, **overrides: Any) -> Settings:
         raise click.UsageError(f"configuration: {exc}") from None
 
 
+def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:
+    """Open the store of ``settings``, await ``use(store)``, close it; ``use``'s result."""
+    from tracker.store import open_store
+
+    async def run() -> Any:
+        store = open_store(settings)
+        await store.open()
+        try:
+            return await use(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 @click.group()
 @click.version_option(package_name="tracker")
 def main() -> None:
@@ -153,7 +168,7 @@ def decorate(
     Also registers the delivery's HTML and numbered links for reports.
     """
     from tracker import decorate as decorating
-    from tracker.store import DeliveryTemplate, open_store
+    from tracker.store import DeliveryTemplate
     from tracker.tokens import Message, Tokens
 
     settings = settings_from(config_path)
@@ -175,15 +190,7 @@ def decorate(
         delivery, campaign, email_id, html, result.links, track_opens, track_clicks
     )
 
-    async def register() -> None:
-        store = open_store(settings)
-        await store.open()
-        try:
-            await store.register_delivery(registration)
-        finally:
-            await store.close()
-
-    asyncio.run(register())
+    with_store(settings, lambda store: store.register_delivery(registration))
     if as_json:
         click.echo(json.dumps({"html": result.html, "headers": result.headers}, indent=2))
     else:
@@ -260,7 +267,6 @@ if __name__ == "__main__":  # pragma: no cover
 def rescore(config_path: Path | None, since: str | None) -> None:
     """Judge stored hits again with today's signals and network lists; reports follow."""
     from tracker.events import iso
-    from tracker.store import open_store
 
     settings = settings_from(config_path)
     start = "0000"
@@ -271,15 +277,7 @@ def rescore(config_path: Path | None, since: str | None) -> None:
             raise click.BadParameter("not an ISO 8601 date or time", param_hint="--since") from None
         start = iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
-    async def run() -> tuple[int, int]:
-        store = open_store(settings)
-        await store.open()
-        try:
-            return await store.rescore(start)
-        finally:
-            await store.close()
-
-    judged, changed = asyncio.run(run())
+    judged, changed = with_store(settings, lambda store: store.rescore(start))
     click.echo(f"Judged {judged} hits again; {changed} verdicts changed.")
 
 
@@ -288,19 +286,10 @@ def rescore(config_path: Path | None, since: str | None) -> None:
 @click.argument("recipient")
 def forget(config_path: Path | None, recipient: str) -> None:
     """Erase RECIPIENT's hits and events; an unsubscribed or bounced person stays so."""
-    from tracker.store import open_store
 
     settings = settings_from(config_path)
 
-    async def run() -> tuple[int, int]:
-        store = open_store(settings)
-        await store.open()
-        try:
-            return await store.forget(recipient)
-        finally:
-            await store.close()
-
-    hits, events = asyncio.run(run())
+    hits, events = with_store(settings, lambda store: store.forget(recipient))
     click.echo(f"Forgot {recipient}: {hits} hits and {events} events deleted.")
 
 
@@ -314,45 +303,23 @@ def workflow() -> None:
 def workflow_run(config_path: Path | None) -> None:
     """Run the tracking workflow once, now (beside a running server too)."""
     from tracker.app import utc_now
-    from tracker.store import open_store
     from tracker.workflow import Workflow, WorkflowFailed
 
     settings = settings_from(config_path)
 
-    async def run() -> str:
-        store = open_store(settings)
-        await store.open()
-        try:
-            unit = await Workflow(store, settings, utc_now).run()
-        except WorkflowFailed as exc:
-            raise click.ClickException(f"the run failed and is recorded: {exc}") from None
-        finally:
-            await store.close()
-        return (
-            f"Workflow run: {unit.rows_read} events read, {unit.rows_written} report rows"
-            f" written, {unit.expired} expired hits deleted; watermark {unit.watermark}."
-        )
-
-    click.echo(asyncio.run(run()))
+    try:
+        unit = with_store(settings, lambda store: Workflow(store, settings, utc_now).run())
+    except WorkflowFailed as exc:
+        raise click.ClickException(f"the run failed and is recorded: {exc}") from None
+    click.echo(
+        f"Workflow run: {unit.rows_read} events read, {unit.rows_written} report rows"
+        f" written, {unit.expired} expired hits deleted; watermark {unit.watermark}."
+    )
 
 
 @main.group()
 def report() -> None:
     """Reports as readable tables (or JSON)."""
-
-
-def _with_store(settings: Settings, read: Callable[[Any], Any]) -> Any:
-    from tracker.store import open_store
-
-    async def run() -> Any:
-        store = open_store(settings)
-        await store.open()
-        try:
-            return await read(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -392,7 +359,7 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
             "urls": await store.delivery_urls(delivery, traffic),
         }
 
-    found = _with_store(settings_from(config_path), read)
+    found = with_store(settings_from(config_path), read)
     if as_json:
         click.echo(json.dumps({"delivery": delivery, **found}, indent=2))
         return
@@ -424,7 +391,7 @@ def report_recipient(config_path: Path | None, recipient: str, bots: str, as_jso
         )
         return items
 
-    items = _with_store(settings_from(config_path), read)
+    items = with_store(settings_from(config_path), read)
     if as_json:
         click.echo(json.dumps({"recipient": recipient, "items": items}, indent=2))
         return
@@ -466,7 +433,7 @@ def export(
                 return written
             cursor = int(page[-1]["cursor"])
 
-    count = _with_store(settings_from(config_path), read)
+    count = with_store(settings_from(config_path), read)
     click.echo(f"{count} events exported.", err=True)
 
 
