@@ -8,6 +8,8 @@ from tracker.keys import STORE
 from tracker.routes.auth import Middleware, require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import (
+    LOG_TYPES,
+    VERDICT_NAMES,
     error,
     path_id,
     query_event_type,
@@ -94,10 +96,10 @@ async def logs(request: web.Request) -> web.Response:
     after= limit=``; ``next`` is the cursor of the following page (null at the end)."""
     delivery = path_id(request, "delivery")
     event_type = query_event_type(request)
-    if event_type not in (None, "opened", "clicked", "unsubscribed"):
+    if event_type is not None and event_type not in LOG_TYPES:
         return error(400, "bad_request", "type must be one of: opened, clicked, unsubscribed")
     verdict = request.query.get("verdict") or None
-    if verdict not in (None, "human", "machine_open", "bot"):
+    if verdict is not None and verdict not in VERDICT_NAMES:
         return error(400, "bad_request", "verdict must be one of: human, machine_open, bot")
     recipient = request.query.get("recipient") or None
     if recipient is not None and len(recipient) > MAX_ID_LENGTH:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from tracker.events import EventType, iso
 from tracker.tokens import MAX_ID_LENGTH
+from tracker.verdicts import Verdict
 
 
 def error(status: int, code: str, message: str, **headers: str) -> web.Response:
@@ -58,6 +59,9 @@ def query_event_type(request: web.Request) -> str | None:
 
 
 BOTS = {"exclude": "human", "include": "all", "only": "machine"}
+# What the raw tracking log can be filtered by: the kind of hit, and its verdict.
+LOG_TYPES = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED)
+VERDICT_NAMES = tuple(v.value for v in Verdict)
 
 
 def query_traffic(request: web.Request) -> str:

@@ -16,7 +16,7 @@ from tracker.decorate import annotate_links
 from tracker.events import EventType
 from tracker.keys import PAGES, SETTINGS, STORE
 from tracker.pages import UI_HEADERS, render
-from tracker.routes.replies import BOTS
+from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES
 from tracker.routes.table import RouteTable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
 from tracker.workflow import WORKFLOW
@@ -143,9 +143,9 @@ async def delivery(request: web.Request) -> web.Response:
             "verdict": request.query.get("verdict") or None,
             "recipient": request.query.get("recipient", "")[:MAX_ID] or None,
         }
-        if filters["event_type"] not in (None, "opened", "clicked", "unsubscribed"):
+        if filters["event_type"] not in LOG_TYPES:
             filters["event_type"] = None
-        if filters["verdict"] not in (None, "human", "machine_open", "bot"):
+        if filters["verdict"] not in VERDICT_NAMES:
             filters["verdict"] = None
         after = request.query.get("after", "0")
         items, following = await store.delivery_logs(

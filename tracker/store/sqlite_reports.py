@@ -20,12 +20,13 @@ from tracker.store.sqlite_workflow import (
     VERDICT,
 )
 from tracker.tokens import HONEYPOT_LINK
+from tracker.verdicts import Verdict
 
 Rows = Callable[[str, Any], Awaitable[list[sqlite3.Row]]]
 
 JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
 ACTIVITY = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED)
-VERDICTS = ("human", "machine_open", "bot")
+VERDICTS = tuple(v.value for v in Verdict)
 COUNTED = {"human": ("human",), "machine": ("machine_open", "bot"), "all": VERDICTS}
 ROUTE_TYPES = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
 TYPE_ROUTES = {t: r for r, t in ROUTE_TYPES.items()}
