@@ -46,6 +46,15 @@ class Receiver:
         return web.Response(text="ok")
 
 
+async def serve(receiver: Receiver) -> TestServer:
+    """A local endpoint answering POST /hook with ``receiver``."""
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    endpoint = TestServer(app, host="127.0.0.1")
+    await endpoint.start_server()
+    return endpoint
+
+
 async def wait_for_count(receiver: Receiver, count: int) -> None:
     for _ in range(400):
         if len(receiver.events) >= count:
@@ -76,10 +85,7 @@ async def test_every_event_once_in_order_across_failures_and_a_restart(
     settings: Settings,
 ) -> None:
     receiver = Receiver(failures=3)
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    endpoint = TestServer(app, host="127.0.0.1")
-    await endpoint.start_server()
+    endpoint = await serve(receiver)
     hooked = replace(
         settings,
         webhook_urls=(str(endpoint.make_url("/hook")),),
@@ -118,10 +124,7 @@ async def test_kill_9_mid_delivery_resends_at_most_the_batch_in_flight(tmp_path:
     the docs say) sees every event exactly once, in order.
     """
     receiver = Receiver(failures=2)
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    endpoint = TestServer(app, host="127.0.0.1")
-    await endpoint.start_server()
+    endpoint = await serve(receiver)
     env = clean_env(
         TRACKER_DATA_DIR=str(tmp_path / "data"),
         TRACKER_SECRET_KEYS="k",
