@@ -142,7 +142,7 @@ class Store(Protocol):
     async def delivery_logs(
         self, delivery: str, **filters: Any
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Raw hits after a cursor, filtered (see sqlite_reports.delivery_logs); the next."""
+        """Raw hits after a cursor, filtered (see reports.delivery_logs); the next."""
 
     async def ping(self) -> None:
         """Raise if the database cannot be read."""

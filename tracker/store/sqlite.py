@@ -14,7 +14,7 @@ from tracker import metrics
 from tracker.config import Settings
 from tracker.events import Hit
 from tracker.ingest import SendEvent
-from tracker.store import sqlite_reports as reports
+from tracker.store import reports
 from tracker.store import sqlite_workflow as workflow
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.schema import migrate

@@ -8,35 +8,11 @@ who they were.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import sqlite3
-from dataclasses import dataclass
 
-CHUNK = 5000
+from tracker.store.units import PURGE_CHUNK, Forget, Purge, person_hash
 
-
-def person_hash(key: str, recipient: str) -> str:
-    """The keyed hash that stands for a forgotten recipient."""
-    return hmac.new(key.encode(), recipient.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-@dataclass
-class Forget:
-    """A unit of the writer: erase ``recipient``; the counts are filled in."""
-
-    recipient: str
-    hashed: str
-    hits: int = 0
-    events: int = 0
-
-
-@dataclass
-class Purge:
-    """A unit of the writer: delete up to CHUNK raw hits older than ``before``."""
-
-    before: str
-    deleted: int = 0
+__all__ = ["Forget", "Purge", "forget", "person_hash", "purge"]
 
 
 def forget(conn: sqlite3.Connection, unit: Forget) -> None:
@@ -55,10 +31,7 @@ def forget(conn: sqlite3.Connection, unit: Forget) -> None:
 
 def purge(conn: sqlite3.Connection, unit: Purge) -> None:
     """The oldest hits first (ids follow time), one chunk per transaction."""
-    ids = [
-        hit_id
-        for hit_id, at in conn.execute("SELECT id, at FROM hits ORDER BY id LIMIT ?", (CHUNK,))
-        if at < unit.before
-    ]
+    oldest = conn.execute("SELECT id, at FROM hits ORDER BY id LIMIT ?", (PURGE_CHUNK,))
+    ids = [hit_id for hit_id, at in oldest if at < unit.before]
     conn.executemany("DELETE FROM hits WHERE id = ?", [(i,) for i in ids])
     unit.deleted = len(ids)

@@ -12,45 +12,14 @@ plus the events after the watermark, so they are current between runs.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
+from tracker.store.reports import consolidation
+from tracker.store.units import REPORT_TABLES, WATERMARK, FailedRun, WorkflowRun
 from tracker.tokens import HONEYPOT_LINK
 
-WATERMARK = "events"
+__all__ = ["FailedRun", "WorkflowRun", "record_failure", "reset", "run", "watermark"]
 
-# Expressions the consolidation and the reports' live tail share, so both group an event
-# alike (``e`` the event, ``h`` its hit; link -1: no link).
-AFTER_WATERMARK = f"(SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = '{WATERMARK}')"
-VERDICT = "coalesce(e.verdict, 'human')"
-HOUR = "substr(e.at, 1, 13) || ':00:00Z'"
-NOT_TRAP = f"coalesce(e.link, -1) != {HONEYPOT_LINK}"
-CLIENT_DEVICE = "coalesce(h.client, 'Other'), coalesce(h.device, 'unknown')"
-
-# Each report table takes the range's events grouped its own way.
-_RANGE = "FROM events AS e WHERE e.id > ? AND e.id <= ?"
-_JUDGED = "AND e.type IN ('opened', 'clicked')"
-_CONSOLIDATE = (
-    f"""INSERT INTO report_totals (delivery, type, verdict, n, first_at, last_at)
-    SELECT e.delivery, e.type, {VERDICT}, count(*), min(e.at), max(e.at) {_RANGE}
-    GROUP BY 1, 2, 3 ON CONFLICT (delivery, type, verdict) DO UPDATE SET
-    n = n + excluded.n, first_at = min(first_at, excluded.first_at),
-    last_at = max(last_at, excluded.last_at)""",
-    f"""INSERT INTO report_links (delivery, link, verdict, n)
-    SELECT e.delivery, e.link, {VERDICT}, count(*) {_RANGE} AND e.type = 'clicked'
-    GROUP BY 1, 2, 3 ON CONFLICT (delivery, link, verdict) DO UPDATE SET n = n + excluded.n""",
-    f"""INSERT INTO report_hours (delivery, hour, type, verdict, n)
-    SELECT e.delivery, {HOUR}, e.type, {VERDICT}, count(*)
-    {_RANGE} {_JUDGED} AND {NOT_TRAP} GROUP BY 1, 2, 3, 4
-    ON CONFLICT (delivery, hour, type, verdict) DO UPDATE SET n = n + excluded.n""",
-    f"""INSERT INTO report_clients (delivery, client, device, type, verdict, n)
-    SELECT e.delivery, {CLIENT_DEVICE}, e.type, {VERDICT}, count(*)
-    FROM events AS e LEFT JOIN hits AS h ON h.id = e.hit_id
-    WHERE e.id > ? AND e.id <= ? {_JUDGED} AND {NOT_TRAP}
-    GROUP BY 1, 2, 3, 4, 5 ON CONFLICT (delivery, client, device, type, verdict)
-    DO UPDATE SET n = n + excluded.n""",
-)
-REPORT_TABLES = ("report_totals", "report_links", "report_hours", "report_clients",
-                 "report_clickers", "report_uniques")  # fmt: skip
+_CONSOLIDATE = consolidation()
 
 # Each Clicked of the range, as (delivery, link, class, recipient) for its link and for
 # any link (-1), in its own class (1 people, 0 machines) and in both (2).
@@ -74,37 +43,6 @@ WHERE NOT EXISTS (SELECT 1 FROM report_clickers AS c WHERE c.delivery = b.delive
 GROUP BY 1, 2, 3
 ON CONFLICT (delivery, link, class) DO UPDATE SET n = n + excluded.n
 """
-
-
-@dataclass
-class WorkflowRun:
-    """A unit of the writer: one run; the figures are filled in."""
-
-    started_at: str
-    ended_at: str
-    node: str
-    # Events after this time wait for the next run: a later hit may still turn them to
-    # bot (the proximity and honeypot windows).
-    settled_before: str
-    expired: int = 0  # raw hits deleted past retention just before
-    # Events per transaction: tracking writes wait for one chunk at most, never a run.
-    limit: int = 20_000
-    more: bool = False  # out: another chunk is due (the same unit is written again)
-    settled_end: int | None = None  # the last settled event's id, found by the first chunk
-    rows_read: int = 0  # totals over the run's chunks
-    rows_written: int = 0
-    watermark: int = 0
-    run_id: int = 0
-
-
-@dataclass
-class FailedRun:
-    """A unit of the writer: record a run that could not complete."""
-
-    started_at: str
-    ended_at: str
-    error: str
-    node: str
 
 
 def watermark(conn: sqlite3.Connection) -> int:

@@ -1,4 +1,4 @@
-"""The report reads of the SQLite store: delivery statistics, links, logs and timelines.
+"""The report reads of both stores: delivery statistics, links, logs and timelines.
 
 Every read counts people only unless asked (``traffic``: ``human``, ``machine`` or
 ``all``). Events without a verdict (delivery events, hits stored before verdicts) are
@@ -7,22 +7,16 @@ people's. The honeypot link is never one of the delivery's links.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tracker.events import EventType
-from tracker.store.sqlite_workflow import (
-    AFTER_WATERMARK,
-    CLIENT_DEVICE,
-    HOUR,
-    NOT_TRAP,
-    VERDICT,
-)
+from tracker.store.units import WATERMARK
 from tracker.tokens import HONEYPOT_LINK
 from tracker.verdicts import Verdict
 
-Rows = Callable[[str, Any], Awaitable[list[sqlite3.Row]]]
+# SQL in SQLite's spelling (``?`` or ``:name``); the PostgreSQL store translates it.
+Rows = Callable[[str, Any], Awaitable[list[Any]]]  # rows: sqlite3.Row or mappings
 
 JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
 ACTIVITY = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED)
@@ -32,13 +26,54 @@ ROUTE_TYPES = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribe
 TYPE_ROUTES = {t: r for r, t in ROUTE_TYPES.items()}
 
 
+# Expressions the consolidation and the reports' live tail share, so both group an event
+# alike (``e`` the event, ``h`` its hit; link -1: no link).
+AFTER_WATERMARK = f"(SELECT coalesce(max(value), 0) FROM workflow_state WHERE name = '{WATERMARK}')"
+VERDICT = "coalesce(e.verdict, 'human')"
+HOUR = "substr(e.at, 1, 13) || ':00:00Z'"
+NOT_TRAP = f"coalesce(e.link, -1) != {HONEYPOT_LINK}"
+CLIENT_DEVICE = "coalesce(h.client, 'Other'), coalesce(h.device, 'unknown')"
+# An event's hit (the recipient too, so a store distributed by recipient joins locally).
+HIT_OF_EVENT = "LEFT JOIN hits AS h ON h.id = e.hit_id AND h.recipient = e.recipient"
+
+
+def consolidation(least: str = "min", greatest: str = "max") -> tuple[str, ...]:
+    """The workflow's statements adding a range of events (``e.id > ? AND e.id <= ?``) to
+    each report table, grouped its own way; ``least``/``greatest`` name the two-argument
+    minimum and maximum (SQLite: min, max; PostgreSQL: least, greatest)."""
+    rng = "FROM events AS e WHERE e.id > ? AND e.id <= ?"
+    judged = "AND e.type IN ('opened', 'clicked')"
+    return (
+        f"""INSERT INTO report_totals (delivery, type, verdict, n, first_at, last_at)
+    SELECT e.delivery, e.type, {VERDICT}, count(*), min(e.at), max(e.at) {rng}
+    GROUP BY 1, 2, 3 ON CONFLICT (delivery, type, verdict) DO UPDATE SET
+    n = report_totals.n + excluded.n,
+    first_at = {least}(report_totals.first_at, excluded.first_at),
+    last_at = {greatest}(report_totals.last_at, excluded.last_at)""",
+        f"""INSERT INTO report_links (delivery, link, verdict, n)
+    SELECT e.delivery, e.link, {VERDICT}, count(*) {rng} AND e.type = 'clicked'
+    GROUP BY 1, 2, 3 ON CONFLICT (delivery, link, verdict)
+    DO UPDATE SET n = report_links.n + excluded.n""",
+        f"""INSERT INTO report_hours (delivery, hour, type, verdict, n)
+    SELECT e.delivery, {HOUR}, e.type, {VERDICT}, count(*)
+    {rng} {judged} AND {NOT_TRAP} GROUP BY 1, 2, 3, 4
+    ON CONFLICT (delivery, hour, type, verdict) DO UPDATE SET n = report_hours.n + excluded.n""",
+        f"""INSERT INTO report_clients (delivery, client, device, type, verdict, n)
+    SELECT e.delivery, {CLIENT_DEVICE}, e.type, {VERDICT}, count(*)
+    FROM events AS e {HIT_OF_EVENT}
+    WHERE e.id > ? AND e.id <= ? {judged} AND {NOT_TRAP}
+    GROUP BY 1, 2, 3, 4, 5 ON CONFLICT (delivery, client, device, type, verdict)
+    DO UPDATE SET n = report_clients.n + excluded.n""",
+    )
+
+
 def traffic_filter(traffic: str, column: str = "verdict") -> str:
     """SQL for the rows a report counts: people only, machines only, or all."""
     if traffic == "human":
         return f"coalesce({column}, 'human') = 'human'"
     if traffic == "machine":
         return f"coalesce({column}, 'human') != 'human'"
-    return "1"
+    return "1 = 1"
 
 
 # A report's facts: the workflow's table for it, and the events after its watermark (the
@@ -68,7 +103,7 @@ CLIENTS = f"""
 WITH facts (client, device, type, verdict, n) AS (
     SELECT client, device, type, verdict, n FROM report_clients WHERE delivery = :delivery
     UNION ALL SELECT {CLIENT_DEVICE}, e.type, {VERDICT}, 1
-    FROM events AS e NOT INDEXED LEFT JOIN hits AS h ON h.id = e.hit_id
+    FROM events AS e NOT INDEXED {HIT_OF_EVENT}
     WHERE e.id > {AFTER_WATERMARK} AND e.delivery = :delivery
     AND e.type IN ('opened', 'clicked') AND {NOT_TRAP}
 )
@@ -99,7 +134,7 @@ SELECT link, sum(n) AS n FROM (
     SELECT link, n FROM report_uniques WHERE delivery = :delivery AND class = :class
     UNION ALL
     SELECT link, count(*) FROM fresh GROUP BY link
-) GROUP BY link
+) AS counted GROUP BY link
 """
 
 
@@ -281,7 +316,7 @@ async def deliveries(
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM report_totals"
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM events"
         f"  WHERE id > {AFTER_WATERMARK}"
-        ") WHERE delivery LIKE ? ESCAPE '\\' GROUP BY delivery"
+        ") AS known WHERE delivery LIKE ? ESCAPE '\\' GROUP BY delivery"
         f" ORDER BY registered_at IS NULL, registered_at {order}, delivery LIMIT ?",
         (pattern, limit),
     )
