@@ -14,15 +14,14 @@ from tracker import metrics
 from tracker.config import Settings
 from tracker.events import Hit
 from tracker.ingest import SendEvent
-from tracker.store import reports
 from tracker.store import sqlite_workflow as workflow
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
+from tracker.store.reads import Reads
 from tracker.store.schema import migrate
 from tracker.store.sqlite_privacy import Forget, Purge, forget, person_hash, purge
 from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
 from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
 from tracker.store.sqlite_writes import (
-    CHUNK,
     insert_delivery,
     insert_hits,
     insert_send_events,
@@ -60,7 +59,7 @@ def connect(
     return conn
 
 
-class SQLiteStore:
+class SQLiteStore(Reads):
     """Hits and events in one SQLite file; see tracker.store.base.Store."""
 
     def __init__(
@@ -171,21 +170,6 @@ class SQLiteStore:
     async def workflow_failed(self, unit: FailedRun) -> None:
         await self._write(unit)
 
-    async def workflow_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest runs, newest first; and the last successful one is among them."""
-        rows = await self._rows(
-            "SELECT id, started_at, ended_at, outcome, rows_read, rows_written, expired,"
-            " watermark, error, node FROM workflow_runs ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [dict(r) for r in rows]
-
-    async def last_good_run(self) -> str | None:
-        rows = await self._rows(
-            "SELECT max(ended_at) AS at FROM workflow_runs WHERE outcome = 'ok'", ()
-        )
-        return rows[0]["at"] if rows else None
-
     async def register_delivery(self, template: DeliveryTemplate) -> None:
         await self._write(template)
 
@@ -244,150 +228,12 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    # Reads -------------------------------------------------------------------------
+    # Reads (the queries are tracker.store.reads') ----------------------------------
 
-    async def _rows(self, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[sqlite3.Row]:
+    async def _rows(self, sql: str, params: Any) -> list[Any]:
         assert self._reader is not None
         async with self._reader.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
-    async def ping(self) -> None:
-        await self._rows("SELECT 1", ())
-
-    async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
-        return (await self.suppressions_many([recipient])).get(recipient, [])
-
-    async def events_after(
-        self, after: int, limit: int, event_type: str | None
-    ) -> list[dict[str, Any]]:
-        # Ids are given under the write lock (one writer at a time), so id order is
-        # commit order: a reader resuming after an id never misses a later commit.
-        where = "events.id > ?" + (" AND type = ?" if event_type else "")
-        params: tuple[Any, ...] = (after, event_type) if event_type else (after,)
-        rows = await self._rows(
-            "SELECT events.id AS cursor, coalesce(event_id, 'e' || events.id) AS id, type, at,"
-            " delivery, recipient, campaign, email, message, link, url, category, reason, flag,"
-            " verdict"
-            f" FROM events WHERE {where} ORDER BY events.id LIMIT ?",
-            (*params, limit),
-        )
-        out = []
-        for row in rows:
-            item = {k: row[k] for k in row.keys() if row[k] is not None}
-            item["cursor"] = str(row["cursor"])
-            out.append(item)
-        return out
-
-    async def suppressions_many(
-        self, recipients: list[str]
-    ) -> dict[str, list[tuple[str, str, str | None]]]:
-        found: dict[str, list[tuple[str, str, str | None]]] = {}
-        unique = list(dict.fromkeys(recipients))
-        for start in range(0, len(unique), CHUNK):
-            chunk = unique[start : start + CHUNK]
-            rows = await self._rows(
-                "SELECT recipient, type, at, category FROM events"
-                f" WHERE recipient IN ({','.join('?' * len(chunk))})"
-                " AND type IN ('unsubscribed', 'hard_bounced') ORDER BY at",
-                tuple(chunk),
-            )
-            for r in rows:
-                found.setdefault(r["recipient"], []).append((r["type"], r["at"], r["category"]))
-        if self._forget_key:
-            hashes = {person_hash(self._forget_key, r): r for r in unique}
-            names = list(hashes)
-            for start in range(0, len(names), CHUNK):
-                chunk = names[start : start + CHUNK]
-                rows = await self._rows(
-                    "SELECT hash, type, at, category FROM forgotten"
-                    f" WHERE hash IN ({','.join('?' * len(chunk))}) ORDER BY at",
-                    tuple(chunk),
-                )
-                for r in rows:
-                    person = hashes[r["hash"]]
-                    found.setdefault(person, []).append((r["type"], r["at"], r["category"]))
-        return found
-
-    async def webhook_cursor(self, url: str) -> int:
-        rows = await self._rows("SELECT cursor FROM webhook_cursors WHERE url = ?", (url,))
-        return int(rows[0]["cursor"]) if rows else 0
-
     async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
         await self._write(cursor)
-
-    async def delivery(self, delivery: str) -> DeliveryTemplate | None:
-        rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))
-        if not rows:
-            return None
-        row = rows[0]
-        links = await self._rows(
-            "SELECT link, url FROM links WHERE delivery = ? ORDER BY link", (delivery,)
-        )
-        return DeliveryTemplate(
-            delivery=row["delivery"],
-            campaign=row["campaign"],
-            email=row["email"],
-            html=row["html"],
-            links=tuple((r["link"], r["url"]) for r in links),
-            track_opens=bool(row["track_opens"]),
-            track_clicks=bool(row["track_clicks"]),
-            registered_at=row["registered_at"],
-        )
-
-    async def recipient_tracking(
-        self,
-        recipient: str,
-        event_type: str | None,
-        newest_first: bool,
-        limit: int,
-        traffic: str = "human",
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[dict[str, Any]]:
-        order = "DESC" if newest_first else "ASC"
-        where = "recipient = ?" + (" AND type = ?" if event_type else "")
-        params: tuple[Any, ...] = (recipient, event_type) if event_type else (recipient,)
-        if since is not None:
-            where += " AND at >= ?"
-            params += (since,)
-        if until is not None:
-            where += " AND at < ?"
-            params += (until,)
-        rows = await self._rows(
-            "SELECT events.id, type, at, delivery, recipient, campaign, email, link, url,"
-            " coalesce(verdict, 'human') AS verdict FROM events"
-            f" WHERE {where} AND {reports.traffic_filter(traffic)}"
-            f" ORDER BY at {order}, events.id {order} LIMIT ?",
-            (*params, limit),
-        )
-        out = []
-        for row in rows:
-            item = dict(row)
-            if item["type"] not in reports.JUDGED_TYPES:
-                del item["verdict"]
-            out.append(item)
-        return out
-
-    async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]:
-        return await reports.delivery_stats(self._rows, delivery, traffic)
-
-    async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
-        return await reports.delivery_urls(self._rows, delivery, traffic)
-
-    async def delivery_timeline(
-        self, delivery: str, traffic: str = "human"
-    ) -> list[dict[str, Any]]:
-        return await reports.timeline(self._rows, delivery, traffic)
-
-    async def delivery_clients(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
-        return await reports.clients(self._rows, delivery, traffic)
-
-    async def deliveries(
-        self, search: str = "", newest_first: bool = True, limit: int = 200
-    ) -> list[dict[str, Any]]:
-        return await reports.deliveries(self._rows, search, newest_first, limit)
-
-    async def delivery_logs(
-        self, delivery: str, **filters: Any
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        return await reports.delivery_logs(self._rows, delivery, **filters)
