@@ -1,15 +1,22 @@
-"""Shared fixtures: settings on a real temporary SQLite file, the app, a client, the rows."""
+"""Shared fixtures: settings on each store (a real temporary SQLite file, a schema of a
+real PostgreSQL server), the app, a client, the rows.
+
+Every test that takes ``settings`` runs once per store; a test marked ``sqlite_only``
+(it reads SQLite's file itself) runs on SQLite alone.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests import pgserver
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
@@ -22,10 +29,57 @@ BASE_URL = "http://tracker.test"
 Rows = Callable[..., list[dict[str, Any]]]
 
 
+STORES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): runs on the SQLite store only")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a PostgreSQL server for the session (started here when needed)."""
+    given = os.environ.get("TRACKER_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    required = os.environ.get("TRACKER_TEST_REQUIRE_POSTGRES") == "1"
+    if pgserver.binaries() is None and not required:
+        pytest.skip("PostgreSQL is not installed: the PostgreSQL store is not tested")
+    server = pgserver.PostgresServer()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A database of the server for this session, dropped at its end."""
+    url = pgserver.new_database(postgres_server)
+    try:
+        yield url
+    finally:
+        pgserver.drop_database(url)
+
+
+@pytest.fixture(params=STORES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store in turn: "" (SQLite in the test's directory) or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip(f"SQLite only: {marker.args[0] if marker.args else ''}")
+    yield pgserver.new_schema(request.getfixturevalue("postgres_database"))
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path,
+        database_url=database_url,
         secret_keys=(OLD_KEY, NEW_KEY),
         api_keys=(API_KEY, "second-api-key"),
         base_url=BASE_URL,
@@ -69,7 +123,10 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
 
 @pytest.fixture
 def rows(settings: Settings) -> Rows:
-    """Read committed rows straight from the SQLite file, as an operator would."""
+    """Read committed rows straight from the database, as an operator would."""
+    if settings.database_url:
+        url = settings.database_url
+        return lambda sql, *params: pgserver.query(url, sql, *params)
 
     def query(sql: str, *params: Any) -> list[dict[str, Any]]:
         conn = sqlite3.connect(settings.sqlite_path)

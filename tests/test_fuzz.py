@@ -87,7 +87,7 @@ STRANGER = Tokens(["a key this server never had"])
 
 MESSAGES = (
     Message("delivery-1", "recipient-1", "campaign-1", "email-1"),
-    Message("d é 收件人 🙂", "r\x00nul", "c'\"<script>", "e" * 256),
+    Message("d é 收件人 🙂", "r\x01ctl", "c'\"<script>", "e" * 256),
     Message("a" * 256, "b" * 256, "c" * 256, "d" * 256),  # long enough to be compressed
 )
 TARGETS = (

@@ -22,6 +22,7 @@ from tracker.tokens import Tokens
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
     monkeypatch.setenv("TRACKER_FORGET_KEY", settings.forget_key)
 

@@ -112,3 +112,12 @@ def test_ids_must_fit() -> None:
         Tokens(["k"]).open_token(Message("", "r", "c", "e"))
     with pytest.raises(ValueError):
         Tokens(["k"]).open_token(Message("d" * 300, "r", "c", "e"))
+
+
+def test_an_id_holding_nul_is_neither_signed_nor_read() -> None:
+    """No database's text can hold NUL: such an id is refused at both ends."""
+    with pytest.raises(ValueError):
+        Tokens(["k"]).open_token(Message("d", "r\x00", "c", "e"))
+    forged = Tokens(["k"])._open.dumps(["d", "r\x00", "c", "e"])
+    with pytest.raises(BadToken):
+        Tokens(["k"]).read_open(forged)

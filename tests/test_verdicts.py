@@ -221,6 +221,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
     # The operator learns that 198.51.100.0/24 is a scanner and adds a list.
     (lists / "scanner.txt").write_text("# verdict: bot\n# routes: open, click\n198.51.100.0/24\n")
     monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
     monkeypatch.setenv("TRACKER_NETLISTS_DIR", str(lists))
     result = await asyncio.to_thread(CliRunner().invoke, main, ["rescore", "--since", "2026-11-01"])

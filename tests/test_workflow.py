@@ -8,9 +8,11 @@ import re
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.conftest import API_KEY, Rows
@@ -18,6 +20,7 @@ from tests.serverproc import clean_env
 from tests.test_reports import all_reports, mail, trusting_app
 from tests.test_sending import Clock
 from tracker.config import Settings
+from tracker.store.pg_schema import lock_key
 from tracker.tokens import Tokens
 from tracker.workflow import WORKFLOW, WorkflowFailed
 
@@ -26,6 +29,7 @@ def cli_run(settings: Settings) -> subprocess.Popen[str]:
     """``tracker workflow run`` as its own process, on the test's database."""
     env = clean_env(
         TRACKER_DATA_DIR=str(settings.data_dir),
+        TRACKER_DATABASE_URL=settings.database_url,
         TRACKER_SECRET_KEYS=",".join(settings.secret_keys),
         TRACKER_API_KEYS=",".join(settings.api_keys),
         TRACKER_FORGET_KEY=settings.forget_key,
@@ -88,17 +92,27 @@ async def test_a_failed_run_is_recorded_shown_and_caught_up(
     clock.now += timedelta(days=3)
     live = await all_reports(client, auth)
 
-    blocker = sqlite3.connect(settings.sqlite_path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock past the timeout
+    # Another writer holds the write lock past the timeout.
+    if settings.database_url:
+        blocker = await asyncpg.connect(settings.database_url)
+        await blocker.execute(f"SELECT pg_advisory_lock({lock_key('writes')})")
+        release: Callable[[], Awaitable[None]] = blocker.close
+    else:
+        sqlite_blocker = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+        sqlite_blocker.execute("BEGIN IMMEDIATE")
+
+        async def release() -> None:
+            sqlite_blocker.execute("ROLLBACK")
+            sqlite_blocker.close()
+
     try:
-        with pytest.raises(WorkflowFailed, match="locked"):
+        with pytest.raises(WorkflowFailed, match="lock"):
             await client.app[WORKFLOW].run()
         health = await (await client.get("/healthz")).json()
         assert health["workflow"]["last_run"]["outcome"] == "error"
-        assert "locked" in health["workflow"]["last_run"]["error"]
+        assert "lock" in health["workflow"]["last_run"]["error"]
     finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
+        await release()
 
     client.app[WORKFLOW].chunk = 25  # the catch-up takes several transactions
     run = await client.app[WORKFLOW].run()  # records the failure, then catches up
@@ -109,7 +123,7 @@ async def test_a_failed_run_is_recorded_shown_and_caught_up(
     assert resp.status == 303
     page = await (await client.get("/ui/workflow")).text()
     failed = re.search(r'<tr class="error">(.*?)</tr>', page, re.S)
-    assert failed is not None and "database is locked" in failed[1], "the dashboard shows it"
+    assert failed is not None and "lock" in failed[1], "the dashboard shows it"
     assert await all_reports(client, auth) == live
     health = await (await client.get("/healthz")).json()
     assert health["workflow"]["last_run"]["outcome"] == "ok"

@@ -82,6 +82,7 @@ def _valid_id(value: Any) -> bool:
         isinstance(value, str)
         and 0 < len(value) <= MAX_ID_LENGTH
         and (value.isascii() or is_utf8(value))
+        and "\x00" not in value  # no database's text holds a NUL
     )
 
 
@@ -111,7 +112,7 @@ def _message(items: Sequence[Any]) -> Message:
 def check_message(message: Message) -> None:
     """Refuse ids a token cannot carry (empty, longer than MAX_ID_LENGTH, lone surrogates)."""
     if not all(_valid_id(v) for v in message.fields()):
-        raise ValueError(f"ids must be 1 to {MAX_ID_LENGTH} characters of UTF-8 text")
+        raise ValueError(f"ids must be 1 to {MAX_ID_LENGTH} characters of UTF-8 text, no NUL")
 
 
 class Tokens:

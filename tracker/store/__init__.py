@@ -23,4 +23,15 @@ def open_store(settings: Settings) -> Store:
             settings.forget_key,
             settings.busy_timeout_ms,
         )
+    if url.startswith(("postgresql:", "postgres:")):
+        from tracker.store.pg import PostgresStore
+        from tracker.store.scoring import Scoring as Judging
+
+        return PostgresStore(
+            url,
+            settings.max_group,
+            Judging.for_settings(settings),
+            settings.forget_key,
+            lock_timeout_ms=settings.busy_timeout_ms,
+        )
     raise ConfigError(f"database_url: unsupported scheme {url.split(':', 1)[0]!r}")

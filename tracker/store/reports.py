@@ -317,7 +317,7 @@ async def deliveries(
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM events"
         f"  WHERE id > {AFTER_WATERMARK}"
         ") AS known WHERE delivery LIKE ? ESCAPE '\\' GROUP BY delivery"
-        f" ORDER BY registered_at IS NULL, registered_at {order}, delivery LIMIT ?",
+        f" ORDER BY max(registered_at) IS NULL, max(registered_at) {order}, delivery LIMIT ?",
         (pattern, limit),
     )
     return [dict(r) for r in found]

@@ -27,6 +27,8 @@ def forget(conn: sqlite3.Connection, unit: Forget) -> None:
     )
     unit.hits = conn.execute("DELETE FROM hits WHERE recipient = ?", (unit.recipient,)).rowcount
     unit.events = conn.execute("DELETE FROM events WHERE recipient = ?", (unit.recipient,)).rowcount
+    # Unique clickers keep their numbers, not the names behind them.
+    conn.execute("DELETE FROM report_clickers WHERE recipient = ?", (unit.recipient,))
 
 
 def purge(conn: sqlite3.Connection, unit: Purge) -> None:

@@ -1,0 +1,216 @@
+"""The PostgreSQL store, for several nodes sharing one database (asyncpg).
+
+Each node commits in groups as the SQLite store does (``GroupWriter``): one connection
+writes, a small pool reads. Every write transaction first takes one advisory lock, so
+writes from all nodes commit one at a time, as on SQLite: ids are then given in commit
+order, and a reader resuming after an id (webhooks, the workflow's watermark) never
+misses a later commit; a hit's verdict sees every hit committed before it by any node.
+The dedupe rules are unique keys, so they hold whatever the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+
+from tracker import metrics
+from tracker.events import Hit
+from tracker.ingest import SendEvent
+from tracker.store import pg_admin, pg_writes
+from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
+from tracker.store.pg_schema import ensure_partitions, lock_key, migrate
+from tracker.store.pg_sql import plain, translate
+from tracker.store.reads import Reads
+from tracker.store.scoring import Rescore, Scoring
+from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun, person_hash
+from tracker.store.writer import GroupWriter, WriterClosed
+
+Unit = (
+    Hit
+    | DeliveryTemplate
+    | EventBatch
+    | WebhookCursor
+    | Rescore
+    | Forget
+    | Purge
+    | WorkflowRun
+    | FailedRun
+)
+
+COMMIT_ATTEMPTS = 3
+# What a lost or refused connection raises: the write is retried on a new connection.
+LOST = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+RETRIED = (
+    *LOST,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,  # another writer held the lock past lock_timeout
+)
+FAILED = (*RETRIED, asyncpg.PostgresError, WriterClosed)
+
+
+class PostgresStore(Reads):
+    """Hits and events in PostgreSQL; see tracker.store.base.Store."""
+
+    def __init__(
+        self,
+        url: str,
+        max_group: int = 2048,
+        scoring: Scoring | None = None,
+        forget_key: str = "",
+        pool_size: int = 4,
+        lock_timeout_ms: int = 5000,
+    ) -> None:
+        from tracker.config import Settings
+
+        self.url = url
+        self._forget_key = forget_key
+        self._scoring = scoring or Scoring.for_settings(Settings())
+        self._pool_size = pool_size
+        # How long a write waits for the write lock (another node's transaction).
+        self._lock_timeout = {"lock_timeout": f"{int(lock_timeout_ms)}ms"}
+        self._pool: asyncpg.Pool | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._months: set[str] = set()
+        self._writer: GroupWriter[Unit] = GroupWriter(self._commit, max_group)
+
+    # Lifecycle ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=self._pool_size)
+        self._writer.start()
+
+    async def close(self) -> None:
+        """Commit everything queued, then close the connections."""
+        await self._writer.close()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+        if self._pool is not None:
+            await self._pool.close()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._writer.depth
+
+    # Writes ------------------------------------------------------------------------
+
+    async def record(self, hit: Hit) -> None:
+        await self._write(hit)
+
+    async def rescore(self, since: str) -> tuple[int, int]:
+        judged = changed = 0
+        after = 0
+        while True:
+            unit = Rescore(since, after)
+            await self._write(unit)
+            if not unit.last_id:
+                return judged, changed
+            judged += unit.judged
+            changed += unit.changed
+            after = unit.last_id
+
+    async def forget(self, recipient: str) -> tuple[int, int]:
+        if not self._forget_key:
+            raise StoreUnavailable("forget_key is not set")
+        unit = Forget(recipient, person_hash(self._forget_key, recipient))
+        await self._write(unit)
+        return unit.hits, unit.events
+
+    async def purge_hits(self, before: str) -> int:
+        total = 0
+        while True:
+            unit = Purge(before)
+            await self._write(unit)
+            total += unit.deleted
+            if not unit.deleted:
+                return total
+
+    async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
+        await self._write(unit)
+        return unit
+
+    async def workflow_failed(self, unit: FailedRun) -> None:
+        await self._write(unit)
+
+    async def register_delivery(self, template: DeliveryTemplate) -> None:
+        await self._write(template)
+
+    async def record_events(self, events: list[SendEvent]) -> list[str]:
+        batch = EventBatch(events)
+        await self._write(batch)
+        return batch.outcomes
+
+    async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
+        await self._write(cursor)
+
+    async def _write(self, unit: Unit) -> None:
+        try:
+            await self._writer.write(unit)
+        except FAILED as exc:
+            raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
+
+    async def _commit(self, units: list[Unit]) -> None:
+        metrics.QUEUE_DEPTH.set(self._writer.depth)
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await asyncpg.connect(self.url, server_settings=self._lock_timeout)
+                async with self._conn.transaction():
+                    await self._conn.execute(f"SELECT pg_advisory_xact_lock({lock_key('writes')})")
+                    months = await self._apply(self._conn, units)
+                self._months |= months  # known only once committed (DDL rolls back too)
+                return
+            except RETRIED as exc:
+                if isinstance(exc, LOST) and self._conn is not None:
+                    self._conn.terminate()
+                    self._conn = None
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _apply(self, conn: asyncpg.Connection, units: list[Unit]) -> set[str]:
+        """Write one group in the open transaction; the months whose partitions it made."""
+        hits = [unit for unit in units if isinstance(unit, Hit)]
+        months: set[str] = set()
+        if hits:
+            months = {hit.at[:7] for hit in hits} - self._months
+            if months:
+                await ensure_partitions(conn, months)
+            await pg_writes.insert_hits(conn, hits, self._scoring)
+        for unit in units:
+            if isinstance(unit, DeliveryTemplate):
+                await pg_writes.insert_delivery(conn, unit)
+            elif isinstance(unit, EventBatch):
+                unit.outcomes = await pg_writes.insert_send_events(conn, unit.events)
+            elif isinstance(unit, WebhookCursor):
+                await pg_writes.save_cursor(conn, unit)
+            elif isinstance(unit, Rescore):
+                await pg_writes.rescore(conn, unit, self._scoring)
+            elif isinstance(unit, Forget):
+                await pg_admin.forget(conn, unit)
+            elif isinstance(unit, Purge):
+                await pg_admin.purge(conn, unit)
+                self._months.clear()  # a dropped month is created again when written
+            elif isinstance(unit, WorkflowRun):
+                await pg_admin.run(conn, unit)
+            elif isinstance(unit, FailedRun):
+                await pg_admin.record_failure(conn, unit)
+        return months
+
+    # Reads (the queries are tracker.store.reads') ----------------------------------
+
+    async def _rows(self, sql: str, params: Any) -> list[Any]:
+        assert self._pool is not None
+        text, args = translate(sql, params)
+        try:
+            return [plain(row) for row in await self._pool.fetch(text, *args)]
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as exc:
+            raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
