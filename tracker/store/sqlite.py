@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +47,15 @@ Unit = (
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
+# Fault injection, for the reliability suite only (python -m reliability): with
+# TRACKER_FAULT_RATE=0.01 set, 1 % of write transactions fail at random with SQLite's
+# "disk I/O error" or "database is locked", before or inside the transaction. Unset (the
+# default) it is never consulted.
+FAULTS = ("disk I/O error", "database is locked")
+
+
+def fault_rate_from_env() -> float:
+    return float(os.environ.get("TRACKER_FAULT_RATE") or 0)
 
 
 def connect(
@@ -71,8 +82,10 @@ class SQLiteStore:
         scoring: Scoring | None = None,
         forget_key: str = "",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        fault_rate: float | None = None,
     ) -> None:
         self.path = path
+        self._fault_rate = fault_rate_from_env() if fault_rate is None else fault_rate
         self._busy_timeout_ms = busy_timeout_ms
         self._forget_key = forget_key
         self._scoring = scoring or Scoring.for_settings(Settings())
@@ -207,7 +220,8 @@ class SQLiteStore:
             try:
                 await loop.run_in_executor(self._thread, self._apply, units)
                 return
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as exc:
+                metrics.STORE_ERRORS.labels(metrics.error_kind(exc)).inc()
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -216,6 +230,9 @@ class SQLiteStore:
         """Write one group in one transaction (runs on the writer thread)."""
         conn = self._conn
         assert conn is not None
+        fault = self._injected_fault()
+        if fault is not None and fault[1]:
+            raise sqlite3.OperationalError(fault[0])
         conn.execute("BEGIN IMMEDIATE")
         try:
             hits = [unit for unit in units if isinstance(unit, Hit)]
@@ -238,11 +255,19 @@ class SQLiteStore:
                     workflow.run(conn, unit)
                 elif isinstance(unit, FailedRun):
                     workflow.record_failure(conn, unit)
+            if fault is not None:
+                raise sqlite3.OperationalError(fault[0])
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _injected_fault(self) -> tuple[str, bool] | None:
+        """None, or (with TRACKER_FAULT_RATE) a fault: its message, and if before BEGIN."""
+        if not self._fault_rate or random.random() >= self._fault_rate:
+            return None
+        return random.choice(FAULTS), random.random() < 0.5
 
     # Reads -------------------------------------------------------------------------
 
