@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import structlog
 
 from tracker import metrics
 from tracker.config import Settings
@@ -31,6 +32,8 @@ from tracker.store.sqlite_writes import (
     save_cursor,
 )
 from tracker.store.writer import GroupWriter, WriterClosed
+
+log = structlog.get_logger("tracker.store")
 
 Unit = (
     Hit
@@ -222,6 +225,7 @@ class SQLiteStore:
                 return
             except sqlite3.OperationalError as exc:
                 metrics.STORE_ERRORS.labels(metrics.error_kind(exc)).inc()
+                log.warning("commit attempt failed", error=str(exc), attempt=attempt + 1)
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
