@@ -1,4 +1,5 @@
-"""The store failing: hits still answered and counted, the sending API answers a JSON 503."""
+"""Failures found by the reliability suite: the store failing (hits still answered and
+counted, the sending API answers a JSON 503) and JSON nested too deep to parse (a 400)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,16 @@ async def test_every_write_failing(settings: Settings, tmp_path: Path) -> None:
         assert sum(float(line.rsplit(" ", 1)[1]) for line in failed if "_total" in line) >= 9
     finally:
         await client.close()
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    depth = 100_000
+    body = b"[" * depth + b"]" * depth
+    for path in ("/api/v1/events", "/api/v1/mailable"):
+        resp = await client.post(
+            path, data=body, headers={**auth, "Content-Type": "application/json"}
+        )
+        assert resp.status == 400, await resp.text()
+        assert (await resp.json())["error"] == "bad_request"
