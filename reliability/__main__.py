@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 figure = Figure(f"row {number}", f"error: {exc!r}"[:300], "runs", False)
             figure.seconds = time.monotonic() - started
+            figure.number = number
             figures.append(figure)
             print(f"[{number:2}] {figure.verdict} {figure.test}: {figure.figure}", flush=True)
     finally:

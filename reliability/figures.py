@@ -14,6 +14,7 @@ class Figure:
     goal: str
     passed: bool
     seconds: float = 0.0
+    number: int = 0  # the row's number in the suite (1–14)
 
     @property
     def verdict(self) -> str:
@@ -24,7 +25,7 @@ HEAD = ("#", "test", "figure reached", "goal", "result", "s")
 
 
 def _cells(i: int, f: Figure) -> tuple[str, ...]:
-    return (str(i), f.test, f.figure, f.goal, f.verdict, f"{f.seconds:.0f}")
+    return (str(f.number or i), f.test, f.figure, f.goal, f.verdict, f"{f.seconds:.0f}")
 
 
 def text_table(figures: list[Figure]) -> str:
