@@ -12,7 +12,6 @@ from typing import IO, Any, TypeVar
 
 import click
 import structlog
-from aiohttp import web
 
 from tracker import logs
 from tracker.config import (
@@ -106,19 +105,20 @@ def serve(
         api_key_file=str((settings.data_dir / "api_key").resolve()),
         base_url=settings.base_url,
     )
+    from tracker import serving
     from tracker.store.schema import UnknownSchema
 
     app = create_app(settings)
+    serving.prepare(app)
     try:
-        web.run_app(
+        serving.run(
             app,
-            loop=new_event_loop(),
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=settings.shutdown_timeout,
-            reuse_port=reuse_port or None,
-            access_log=None,
-            print=lambda _: log.info("listening", host=settings.host, port=settings.port),
+            new_event_loop(),
+            settings.host,
+            settings.port,
+            settings.shutdown_timeout,
+            reuse_port,
+            lambda: log.info("listening", host=settings.host, port=settings.port),
         )
     except UnknownSchema as exc:  # a newer tracker wrote this database: refuse, plainly
         log.error("refusing to start", error=str(exc))

@@ -54,6 +54,23 @@ COMMIT_SECONDS = Histogram(
     registry=REGISTRY,
 )
 COMMIT_ERRORS = Counter("tracker_commit_errors", "Groups whose commit failed.", registry=REGISTRY)
+STORE_ERRORS = Counter(
+    "tracker_store_errors",
+    "Failed attempts to commit a group (retried, then failed), by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+
+def error_kind(exc: BaseException) -> str:
+    """A short label for a database error: locked, io, full or other."""
+    text = str(exc).lower()
+    for needle, kind in (("locked", "locked"), ("busy", "locked"), ("i/o", "io"),
+                         ("full", "full")):  # fmt: skip
+        if needle in text:
+            return kind
+    return "other"
+
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

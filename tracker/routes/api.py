@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from tracker.keys import STORE
-from tracker.routes.auth import Middleware, require_api_key
+from tracker.routes.auth import Handler, Middleware, require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import (
     LOG_TYPES,
@@ -20,6 +20,7 @@ from tracker.routes.replies import (
 )
 from tracker.routes.sending import routes as sending_routes
 from tracker.routes.table import RouteTable, add_fallback
+from tracker.store.base import StoreUnavailable
 from tracker.tokens import MAX_ID_LENGTH
 
 routes = RouteTable()
@@ -120,9 +121,22 @@ async def logs(request: web.Request) -> web.Response:
     )
 
 
+@web.middleware
+async def store_unavailable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A write the store could not commit (after its retries) is a JSON 503, not a 500.
+
+    Nothing was stored, so the sender may retry (event ids make a retry idempotent).
+    """
+    try:
+        return await handler(request)
+    except StoreUnavailable:
+        return error(503, "unavailable", "The store could not commit this just now; retry.",
+                     **{"Retry-After": "1"})  # fmt: skip
+
+
 def api_app(*middlewares: Middleware) -> web.Application:
     """The /api/v1 sub-application: ``middlewares``, then every route behind the API key."""
-    app = web.Application(middlewares=[*middlewares, require_api_key])
+    app = web.Application(middlewares=[*middlewares, store_unavailable, require_api_key])
     app.add_routes(routes)
     app.add_routes(sending_routes)
     app.add_routes(decorate_routes)

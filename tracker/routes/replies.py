@@ -38,7 +38,7 @@ async def json_body(request: web.Request, what: str) -> Any:
     """The request's JSON body; 400 saying it must be ``what`` when it cannot be read."""
     try:
         return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise bad_request(f"The body must be {what}.") from None
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import random
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import structlog
 
 from tracker import metrics
 from tracker.config import Settings
@@ -29,6 +32,8 @@ from tracker.store.sqlite_writes import (
 )
 from tracker.store.writer import GroupWriter, WriterClosed
 
+log = structlog.get_logger("tracker.store")
+
 Unit = (
     Hit
     | DeliveryTemplate
@@ -44,6 +49,15 @@ Unit = (
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
+# Fault injection, for the reliability suite only (python -m reliability): with
+# TRACKER_FAULT_RATE=0.01 set, 1 % of write transactions fail at random with SQLite's
+# "disk I/O error" or "database is locked", before or inside the transaction. Unset (the
+# default) it is never consulted.
+FAULTS = ("disk I/O error", "database is locked")
+
+
+def fault_rate_from_env() -> float:
+    return float(os.environ.get("TRACKER_FAULT_RATE") or 0)
 
 
 def connect(
@@ -70,8 +84,10 @@ class SQLiteStore(Reads):
         scoring: Scoring | None = None,
         forget_key: str = "",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        fault_rate: float | None = None,
     ) -> None:
         self.path = path
+        self._fault_rate = fault_rate_from_env() if fault_rate is None else fault_rate
         self._busy_timeout_ms = busy_timeout_ms
         self._forget_key = forget_key
         self._scoring = scoring or Scoring.for_settings(Settings())
@@ -191,7 +207,9 @@ class SQLiteStore(Reads):
             try:
                 await loop.run_in_executor(self._thread, self._apply, units)
                 return
-            except sqlite3.OperationalError:
+            except sqlite3.OperationalError as exc:
+                metrics.STORE_ERRORS.labels(metrics.error_kind(exc)).inc()
+                log.warning("commit attempt failed", error=str(exc), attempt=attempt + 1)
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -200,6 +218,9 @@ class SQLiteStore(Reads):
         """Write one group in one transaction (runs on the writer thread)."""
         conn = self._conn
         assert conn is not None
+        fault = self._injected_fault()
+        if fault is not None and fault[1]:
+            raise sqlite3.OperationalError(fault[0])
         conn.execute("BEGIN IMMEDIATE")
         try:
             hits = [unit for unit in units if isinstance(unit, Hit)]
@@ -222,11 +243,19 @@ class SQLiteStore(Reads):
                     workflow.run(conn, unit)
                 elif isinstance(unit, FailedRun):
                     workflow.record_failure(conn, unit)
+            if fault is not None:
+                raise sqlite3.OperationalError(fault[0])
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _injected_fault(self) -> tuple[str, bool] | None:
+        """None, or (with TRACKER_FAULT_RATE) a fault: its message, and if before BEGIN."""
+        if not self._fault_rate or random.random() >= self._fault_rate:
+            return None
+        return random.choice(FAULTS), random.random() < 0.5
 
     # Reads (the queries are tracker.store.reads') ----------------------------------
 
