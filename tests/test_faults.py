@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import API_KEY, PERSON
@@ -15,6 +16,7 @@ from tracker.store.sqlite import SQLiteStore
 from tracker.tokens import Click, Message, Tokens
 
 
+@pytest.mark.sqlite_only("the fault hook is the SQLite store's (TRACKER_FAULT_RATE)")
 async def test_every_write_failing(settings: Settings, tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "failing.db", fault_rate=1.0)
     client = TestClient(TestServer(create_app(settings, store=store)))
