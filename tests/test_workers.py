@@ -1,4 +1,4 @@
-"""``tracker serve --workers N``: several processes, one port, one SQLite file."""
+"""``tracker serve --workers N``: several processes, one port, one store (each store)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.conftest import Rows
 from tests.serverproc import ServerProcess, clean_env, free_port
+from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
 
 KEY = "workers-test-key"
@@ -50,9 +52,10 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
+def server(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
     env = clean_env(
-        TRACKER_DATA_DIR=str(tmp_path / "data"),
+        TRACKER_DATA_DIR=str(settings.data_dir),
+        TRACKER_DATABASE_URL=settings.database_url,
         TRACKER_SECRET_KEYS=KEY,
         TRACKER_API_KEYS="k",
         TRACKER_LOG_FORMAT="json",
@@ -63,7 +66,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 async def test_two_workers_share_the_port_and_the_database(
-    server: ServerProcess, tmp_path: Path
+    server: ServerProcess, settings: Settings, rows: Rows
 ) -> None:
     server.wait_healthy(timeout=15)
     assert len(server.children()) == 2
@@ -82,11 +85,12 @@ async def test_two_workers_share_the_port_and_the_database(
 
     server.signal(signal.SIGTERM)
     assert server.wait(timeout=15) == 0
-    db = sqlite3.connect(tmp_path / "data" / "tracker.db")
-    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    recipients = {r for (r,) in db.execute("SELECT DISTINCT recipient FROM hits")}
+    if not settings.database_url:
+        db = sqlite3.connect(settings.sqlite_path)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        db.close()
+    recipients = {r["recipient"] for r in rows("SELECT DISTINCT recipient FROM hits")}
     assert recipients == {f"r-{i}" for i in range(2000)}
-    assert db.execute("SELECT count(*) FROM events WHERE type = 'clicked'").fetchone()[0] == (
-        1000 + 100
-    )
+    clicked = rows("SELECT count(*) AS n FROM events WHERE type = 'clicked'")[0]["n"]
+    assert clicked == 1000 + 100
     assert "database is locked" not in server.log_text()
