@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests import pgserver
 from tracker.cli import main
 from tracker.tokens import Tokens
 
@@ -111,6 +112,36 @@ def test_db_migrate_brings_the_schema_up_and_refuses_a_newer_one(workdir: Path) 
     assert served.returncode == 1
     assert "Error: database schema version" in served.stderr
     assert "Traceback" not in served.stderr, "a clear message, not a stack trace"
+
+
+def test_db_migrate_on_postgresql_and_the_server_refuses_a_newer_schema(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    from tracker.store.pg_schema import SCHEMA_VERSION
+
+    url = pgserver.new_schema(postgres_database)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    env.update(TRACKER_DATABASE_URL=url, TRACKER_DATA_DIR=str(tmp_path), TRACKER_LOG_FORMAT="json")
+
+    def tracker(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tracker", *args], env=env,
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+
+    first = tracker("db", "migrate")
+    assert first.returncode == 0, first.stderr
+    assert f"schema version 0 -> {SCHEMA_VERSION}." in first.stdout
+    assert "search_path" not in first.stdout, "the URL is shown without its query"
+    assert f"schema version {SCHEMA_VERSION}, nothing to do." in tracker("db", "migrate").stdout
+
+    pgserver.query(url, "UPDATE schema_version SET version = ?", SCHEMA_VERSION + 1)
+    refused = tracker("db", "migrate")
+    assert refused.returncode == 1 and "upgrade tracker" in refused.stderr
+    served = tracker("serve", "--port", "0")
+    assert served.returncode == 1
+    assert "Error: database schema version" in served.stderr
+    assert "Traceback" not in served.stderr
+    backup = tracker("db", "backup", str(tmp_path / "copy.db"))
+    assert backup.returncode == 1 and "pg_dump" in backup.stderr
 
 
 def test_db_backup_copies_a_database_in_use(workdir: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 import structlog
@@ -139,7 +140,9 @@ def _describe_database(settings: Settings) -> str:
     url = settings.database_url
     if not url or url.startswith("sqlite:"):
         return str(settings.sqlite_path.resolve())
-    return url.split("://", 1)[0] + "://…"  # never log credentials
+    parts = urlsplit(url)  # never the credentials, nor the query
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 @main.command()
@@ -446,23 +449,43 @@ def db() -> None:
 @config_option
 def db_migrate(config_path: Path | None) -> None:
     """Bring the database to this tracker's schema (the server also does it at start)."""
-    from tracker.store.schema import SCHEMA_VERSION, UnknownSchema, migrate
-    from tracker.store.sqlite import connect
+    from tracker.store.schema import UnknownSchema
 
     settings = settings_from(config_path)
-    path = settings.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path, settings.synchronous, settings.busy_timeout_ms)
     try:
-        before = migrate(conn)
+        where, before, now = asyncio.run(_migrate(settings))
     except UnknownSchema as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        conn.close()
-    if before == SCHEMA_VERSION:
-        click.echo(f"{path}: schema version {SCHEMA_VERSION}, nothing to do.")
+    if before == now:
+        click.echo(f"{where}: schema version {now}, nothing to do.")
     else:
-        click.echo(f"{path}: schema version {before} -> {SCHEMA_VERSION}.")
+        click.echo(f"{where}: schema version {before} -> {now}.")
+
+
+async def _migrate(settings: Settings) -> tuple[str, int, int]:
+    """Migrate the configured store: (where, version before, version now)."""
+    if settings.database_url.startswith(("postgresql:", "postgres:")):
+        import asyncpg
+
+        from tracker.store import pg_schema
+
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            before = await pg_schema.migrate(conn)
+        finally:
+            await conn.close()
+        return _describe_database(settings), before, pg_schema.SCHEMA_VERSION
+    from tracker.store.schema import SCHEMA_VERSION, migrate
+    from tracker.store.sqlite import connect
+
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn_ = connect(path, settings.synchronous, settings.busy_timeout_ms)
+    try:
+        before = migrate(conn_)
+    finally:
+        conn_.close()
+    return str(path), before, SCHEMA_VERSION
 
 
 @db.command("backup")
@@ -473,6 +496,10 @@ def db_backup(config_path: Path | None, target: Path) -> None:
     import sqlite3
 
     settings = settings_from(config_path)
+    if settings.database_url.startswith(("postgresql:", "postgres:")):
+        raise click.ClickException(
+            "the store is PostgreSQL: back it up with pg_dump (see deploy/backup.md)"
+        )
     if target.exists():
         raise click.ClickException(f"{target} exists: give a new file")
     source = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True)
