@@ -10,7 +10,11 @@ the ratios tracker/bare and tracker/nginx.
 Targets: ``tracker`` (durable: answers after commit), ``tracker-1`` (the same server
 committing each hit alone: TRACKER_MAX_GROUP=1), ``bare`` (bench/bare.py), ``nginx``
 (``empty_gif`` / ``return 302``) and ``tracker-w2`` (``--workers 2``, unpinned, sharing
-both cores with wrk).
+both cores with wrk). On PostgreSQL: ``pg`` (one worker) and ``pg-w2`` (``--workers
+2``, unpinned), each round on a fresh schema of ``--postgres URL`` or, without it, of a
+server started from the system's PostgreSQL for the run (tests/pgserver.py).
+
+    python -m bench.http --targets tracker,tracker-w2,pg,pg-w2,bare
 """
 
 from __future__ import annotations
@@ -114,8 +118,9 @@ def write_paths(workdir: Path) -> dict[str, Path]:
 class Server:
     """One target process, started fresh for each round, pinned to core 0."""
 
-    def __init__(self, name: str, workdir: Path) -> None:
+    def __init__(self, name: str, workdir: Path, database_url: str = "") -> None:
         self.name = name
+        self.database_url = database_url
         self.workdir = workdir
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -123,7 +128,7 @@ class Server:
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
-        if self.name.startswith("tracker"):
+        if self.name.startswith(("tracker", "pg")):
             data = self.workdir / f"data-{self.name}"
             env.update(
                 TRACKER_DATA_DIR=str(data),
@@ -134,6 +139,8 @@ class Server:
             )
             if self.name == "tracker-1":
                 env["TRACKER_MAX_GROUP"] = "1"
+            if self.name.startswith("pg"):
+                env["TRACKER_DATABASE_URL"] = self.database_url
             cmd = [
                 sys.executable,
                 "-m",
@@ -144,6 +151,8 @@ class Server:
                 "--port",
                 str(self.port),
             ]
+            if self.name.endswith("-w2"):
+                return cmd + ["--workers", "2"], env  # unpinned: both cores
         elif self.name == "bare":
             cmd = [sys.executable, "-m", "bench.bare", str(self.port)]
         else:
@@ -243,6 +252,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", default="1,16,64,256")
     parser.add_argument("--targets", default="tracker,bare,nginx,tracker-1,tracker-w2")
+    parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL for pg*")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     targets = args.targets.split(",")
@@ -250,6 +260,28 @@ def main() -> None:
         sys.exit("nginx is not installed (apt-get install nginx-light), or drop it from --targets")
     results: dict[tuple[str, str, int], list[Result]] = defaultdict(list)
     peak: dict[str, float] = defaultdict(float)
+    postgres = None
+    if any(t.startswith("pg") for t in targets) and not args.postgres:
+        from tests.pgserver import PostgresServer
+
+        postgres = PostgresServer()
+        args.postgres = postgres.url
+    try:
+        run(args, targets, connections, results, peak)
+    finally:
+        if postgres is not None:
+            postgres.stop()
+    report(results, peak, targets, connections)
+
+
+def run(
+    args: argparse.Namespace,
+    targets: list[str],
+    connections: list[int],
+    results: dict[tuple[str, str, int], list[Result]],
+    peak: dict[str, float],
+) -> None:
+    """Every target, round by round, on the same tokens."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         paths = write_paths(workdir)
@@ -259,7 +291,12 @@ def main() -> None:
             scripts[route].write_text(WRK_SCRIPT % file)
         for round_no in range(args.rounds):
             for target in targets:
-                server = Server(target, workdir)
+                url = ""
+                if target.startswith("pg"):
+                    from tests.pgserver import new_schema
+
+                    url = new_schema(args.postgres)
+                server = Server(target, workdir, url)
                 server.start()
                 try:
                     run_wrk(server.port, scripts["o"], 16, 1)  # warm up
@@ -271,7 +308,6 @@ def main() -> None:
                     server.stop()
                 peak[target] = max(peak[target], server.peak_rss_mb)
                 print(f"round {round_no + 1}: {target} done", file=sys.stderr)
-    report(results, peak, targets, connections)
 
 
 def report(
@@ -307,6 +343,14 @@ def report(
                 both = med("tracker-w2", route, conns, "rps") / med("tracker", route, conns, "rps")
                 ratios.append(f"{conns}: {both:.2f}")
             print(f"--workers 2 / one worker, /{route}/ by connections: " + ", ".join(ratios))
+    for pg in ("pg", "pg-w2"):
+        if pg in targets:
+            for route in ROUTES:
+                ratios = [
+                    f"{c}: {med(pg, route, c, 'rps') / med('tracker', route, c, 'rps'):.2f}"
+                    for c in connections
+                ]
+                print(f"{pg} / tracker on SQLite, /{route}/ by connections: " + ", ".join(ratios))
     print("\npeak RSS (MB): " + ", ".join(f"{t} {peak[t]:.0f}" for t in targets))
 
 
