@@ -14,9 +14,9 @@ test: venv
 	$(BIN)/pytest
 
 lint: venv
-	$(BIN)/ruff check tracker tests bench
-	$(BIN)/ruff format --check tracker tests bench
+	$(BIN)/ruff check tracker tests bench reliability
+	$(BIN)/ruff format --check tracker tests bench reliability
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff format tracker tests bench
+	$(BIN)/ruff format tracker tests bench reliability

@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -69,25 +69,57 @@ class PostgresServer:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-test")
 _schemas = itertools.count(1)
 
 
+class _Loop(threading.Thread):
+    """An event loop of its own on a thread, keeping one connection per URL, so a test
+    (whose own loop may be running) reads rows without a connection per query."""
+
+    def __init__(self) -> None:
+        super().__init__(name="pg-test", daemon=True)
+        self.loop = asyncio.new_event_loop()
+        self.conns: dict[str, Any] = {}
+        self.start()
+
+    def run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def fetch(self, url: str, sql: str, args: list[Any]) -> list[dict[str, Any]]:
+        conn = self.conns.pop(url, None)
+        if conn is None or conn.is_closed():
+            conn = await asyncpg.connect(url)
+        self.conns[url] = conn  # the most recent last; a few are kept
+        while len(self.conns) > 4:
+            await self.conns.pop(next(iter(self.conns))).close()
+        return [plain(row) for row in await conn.fetch(sql, *args)]
+
+    async def forget(self, prefix: str) -> None:
+        for url in [u for u in self.conns if u.startswith(prefix)]:
+            await self.conns.pop(url).close()
+
+
+_loop: _Loop | None = None
+
+
+def _on_loop(coroutine: Any) -> Any:
+    global _loop
+    if _loop is None:
+        _loop = _Loop()
+    return asyncio.run_coroutine_threadsafe(coroutine, _loop.loop).result(timeout=120)
+
+
 def query(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
-    """Run ``sql`` (SQLite's spelling is translated) on its own connection; the rows.
+    """Run ``sql`` (SQLite's spelling is translated) on the URL's connection; the rows."""
+    text, args = translate(sql, params)
+    result: list[dict[str, Any]] = _on_loop(_fetch(url, text, args))
+    return result
 
-    Runs on a thread with its own event loop, so a test's loop may be running.
-    """
 
-    async def run() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(url)
-        try:
-            text, args = translate(sql, params)
-            return [plain(row) for row in await conn.fetch(text, *args)]
-        finally:
-            await conn.close()
-
-    return _pool.submit(asyncio.run, run()).result()
+async def _fetch(url: str, text: str, args: list[Any]) -> list[dict[str, Any]]:
+    assert _loop is not None
+    return await _loop.fetch(url, text, args)
 
 
 def new_database(server_url: str) -> str:
@@ -99,6 +131,8 @@ def new_database(server_url: str) -> str:
 
 
 def drop_database(url: str) -> None:
+    if _loop is not None:
+        _on_loop(_loop.forget(url))
     server_url = url.rsplit("/", 1)[0] + "/postgres"
     query(server_url, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
