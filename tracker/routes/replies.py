@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from tracker.events import EventType, iso
+from tracker.routes.bodies import read_body
 from tracker.tokens import MAX_ID_LENGTH
 from tracker.verdicts import Verdict
 
@@ -34,10 +35,27 @@ def path_id(request: web.Request, name: str) -> str:
     return value
 
 
+def too_large(limit: int) -> web.HTTPRequestEntityTooLarge:
+    """A 413 to raise, with the same JSON body as ``error``."""
+    return web.HTTPRequestEntityTooLarge(
+        max_size=limit,
+        text=json.dumps(
+            {"error": "too_large", "message": f"The body may be at most {limit} bytes."}
+        ),
+        content_type="application/json",
+    )
+
+
 async def json_body(request: web.Request, what: str) -> Any:
-    """The request's JSON body; 400 saying it must be ``what`` when it cannot be read."""
+    """The request's JSON body; 400 saying it must be ``what`` when it cannot be read, 413
+    when it is longer than ``client_max_size`` (``max_body``; refused before reading when
+    its ``Content-Length`` says so, see tracker.routes.bodies)."""
+    limit = request.client_max_size
+    body = await read_body(request, limit)
+    if body is None:
+        raise too_large(limit)
     try:
-        return json.loads(await request.read())
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise bad_request(f"The body must be {what}.") from None
 

@@ -16,6 +16,7 @@ from tracker.decorate import annotate_links
 from tracker.events import EventType
 from tracker.keys import PAGES, SETTINGS, STORE
 from tracker.pages import UI_HEADERS, render
+from tracker.routes.bodies import MAX_FORM, read_form
 from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES
 from tracker.routes.table import RouteTable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
@@ -73,7 +74,9 @@ async def login_form(request: web.Request) -> web.Response:
 
 @routes.post("/ui/login")
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
+    if form is None:  # over MAX_FORM: a key is a few bytes
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM)
     presented = form.get("key")
     cookie = sessions(request).login(presented) if isinstance(presented, str) else None
     if cookie is None:

@@ -15,13 +15,12 @@ from tracker import metrics
 from tracker.events import EventType, Route
 from tracker.keys import PAGES, RECORDER, TOKENS
 from tracker.pages import PAGE_HEADERS, error_page, not_found, render
+from tracker.routes.bodies import MAX_FORM, read_form
 from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken, Message
 
 routes = RouteTable()
 
-# An unsubscribe form or one-click body is a few bytes; anything bigger is not one.
-MAX_BODY = 64 * 1024
 # What aiohttp raises for a body it cannot parse: bad charsets and values, malformed
 # multipart part headers (HttpProcessingError), unknown part encodings or an overlong
 # ``_charset_`` (RuntimeError), a body that does not inflate (RequestPayloadError).
@@ -57,14 +56,12 @@ async def unsubscribe_form(request: web.Request) -> web.Response:
 
 async def _is_one_click(request: web.Request) -> bool:
     """True for an RFC 8058 body; raises HTTPBadRequest for a body that cannot be read."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
     try:
-        form = await request.post()
-    except web.HTTPException:
-        raise
+        form = await read_form(request)
     except _UNREADABLE as exc:
         raise web.HTTPBadRequest(text="The request body could not be read.") from exc
+    if form is None:  # over MAX_FORM: what was read is freed already (tracker.routes.bodies)
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM)
     return form.get("List-Unsubscribe") == "One-Click"
 
 
