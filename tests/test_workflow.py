@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+import tracker.workflow
 from tests.conftest import API_KEY, Rows
 from tests.serverproc import clean_env
 from tests.test_reports import all_reports, mail, trusting_app
@@ -132,3 +133,34 @@ async def test_a_failed_run_is_recorded_shown_and_caught_up(
     clock.now += timedelta(hours=3)  # no successful run for more than twice the schedule
     health = await (await client.get("/healthz")).json()
     assert "older than 7200 s" in health["workflow"]["warning"]
+
+
+async def test_a_backlog_starts_a_run_before_the_schedule(
+    aiohttp_client: Any,
+    settings: Settings,
+    tokens: Tokens,
+    auth: dict[str, str],
+    rows: Rows,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A busy sender's reports read the events waiting for the workflow one by one: past
+    ``workflow_backlog`` of them, a run starts without waiting for the hour."""
+    monkeypatch.setattr(tracker.workflow, "BACKLOG_CHECK_SECONDS", 0.05)
+    clock = Clock()
+    client = await aiohttp_client(
+        trusting_app(settings, clock, workflow_interval=3600, workflow_backlog=50)
+    )
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=5)
+    await mail(client, clock, tokens, auth, start)  # the run at start found nothing
+    clock.now = datetime.now(UTC)  # every event is settled now
+    events = rows("SELECT count(*) AS n FROM events")[0]["n"]
+    assert events > 50
+    deadline = asyncio.get_running_loop().time() + 10
+    store = client.app[WORKFLOW].store
+    while not rows("SELECT id FROM workflow_runs WHERE rows_read > 0") or (
+        await store.workflow_backlog() >= 50
+    ):
+        assert asyncio.get_running_loop().time() < deadline, "no run for the backlog"
+        await asyncio.sleep(0.05)
+    read = rows("SELECT sum(rows_read) AS n FROM workflow_runs")[0]["n"]
+    assert events - 50 < read <= events, "runs until fewer than 50 wait, long before the hour"

@@ -91,6 +91,9 @@ class Settings:
     forget_key: str = ""
     # Seconds between tracking-workflow runs (consolidation, retention); 0 switches it off.
     workflow_interval: float = 3600.0
+    # Events waiting for the workflow that start a run before its schedule (reports read
+    # the waiting events one by one, so a busy sender's reports stay quick); 0: never.
+    workflow_backlog: int = 50_000
     # How long a write waits for SQLite's lock (another process writing) before failing.
     busy_timeout_ms: int = 5000
 
@@ -120,6 +123,7 @@ _INT_KEYS = {
     "max_body",
     "retention_days",
     "busy_timeout_ms",
+    "workflow_backlog",
 }
 _CHOICES = {"anonymise_ip": ("prefix", "full", "none"), "tracking": ("on", "off")}
 _FLOAT_KEYS = {

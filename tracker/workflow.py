@@ -10,8 +10,10 @@ watermark, so a failed run loses nothing.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,10 +118,13 @@ class Workflow:
 
 
 WORKFLOW = web.AppKey("workflow", Workflow)
+# How often the scheduled loop looks at the backlog between runs.
+BACKLOG_CHECK_SECONDS = 15.0
 
 
 async def workflow_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Run at start and every ``workflow_interval`` seconds (one worker under --workers)."""
+    """Run at start, every ``workflow_interval`` seconds, and whenever more than
+    ``workflow_backlog`` events wait (one worker under --workers)."""
     from tracker.keys import CLOCK, SETTINGS, STORE
 
     settings = app[SETTINGS]
@@ -129,13 +134,29 @@ async def workflow_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
 
+    workflow = app[WORKFLOW]
+
+    async def due(last: float) -> bool:
+        if time.monotonic() - last >= interval:
+            return True
+        if settings.workflow_backlog <= 0:
+            return False
+        try:
+            return await workflow.store.workflow_backlog() >= settings.workflow_backlog
+        except Exception as exc:  # a read that fails now is tried again at the next look
+            log.warning("workflow backlog unknown", error=str(exc))
+            return False
+
     async def loop() -> None:
+        last = -math.inf
         while True:
-            try:
-                await app[WORKFLOW].run()
-            except WorkflowFailed:
-                pass  # recorded; the next run catches up
-            await asyncio.sleep(interval)
+            if await due(last):
+                last = time.monotonic()
+                try:
+                    await workflow.run()
+                except WorkflowFailed:
+                    pass  # recorded; the next run catches up
+            await asyncio.sleep(min(interval, BACKLOG_CHECK_SECONDS))
 
     task = asyncio.create_task(loop(), name="tracking-workflow")
     yield

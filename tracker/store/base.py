@@ -77,6 +77,9 @@ class Store(Protocol):
     async def workflow_failed(self, unit: Any) -> None:
         """Record a run that failed."""
 
+    async def workflow_backlog(self) -> int:
+        """How many events wait after the workflow's watermark."""
+
     async def workflow_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
 

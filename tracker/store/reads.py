@@ -24,6 +24,13 @@ class Reads:
     async def _rows(self, sql: str, params: Any) -> list[Any]:
         raise NotImplementedError
 
+    async def workflow_backlog(self) -> int:
+        """How many events wait after the workflow's watermark."""
+        rows = await self._rows(
+            f"SELECT coalesce(max(id), 0) - {reports.AFTER_WATERMARK} AS n FROM events", ()
+        )
+        return max(0, int(rows[0]["n"]))
+
     async def workflow_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first; and the last successful one is among them."""
         rows = await self._rows(
