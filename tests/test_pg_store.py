@@ -79,3 +79,26 @@ def test_no_sqlite_spelling_is_left_in_the_shared_reads() -> None:
                 reports.uniques_sql("human")):  # fmt: skip
         text, _ = translate(sql, {"delivery": "d", "class": 1})
         assert "INDEXED" not in text and "?" not in text and ":delivery" not in text
+
+
+async def test_writes_and_reads_survive_the_database_dropping_their_connections(
+    postgres_database: str,
+) -> None:
+    """A failover or an administrator ends every connection: the next write reconnects and
+    commits, the next read too; nothing is lost."""
+    url = pgserver.new_schema(postgres_database)
+    store = PostgresStore(url)
+    await store.open()
+    try:
+        await store.record(hit("2026-11-01T00:00:00.000000Z", 1))
+        assert (await store.delivery_stats("d", "all"))["opened"] == 1
+        ended = pgserver.query(
+            postgres_database,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid != pg_backend_pid()",
+        )
+        assert ended[0]["n"] >= 2, "the store's writer and reader were connected"
+        await store.record(hit("2026-11-01T00:00:01.000000Z", 2))
+        assert (await store.delivery_stats("d", "all"))["opened"] == 2
+    finally:
+        await store.close()

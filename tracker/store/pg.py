@@ -41,7 +41,12 @@ Unit = (
 
 COMMIT_ATTEMPTS = 3
 # What a lost or refused connection raises: the write is retried on a new connection.
-LOST = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+LOST = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # the server ended the session (failover)
+)
 RETRIED = (
     *LOST,
     asyncpg.SerializationError,
