@@ -17,27 +17,15 @@ import asyncpg
 
 from tracker import metrics
 from tracker.events import Hit
-from tracker.ingest import SendEvent
 from tracker.store import pg_admin, pg_writes
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.pg_schema import ensure_partitions, lock_key, migrate
 from tracker.store.pg_sql import plain, translate
 from tracker.store.reads import Reads
 from tracker.store.scoring import Rescore, Scoring
-from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun, person_hash
+from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun
 from tracker.store.writer import GroupWriter, WriterClosed
-
-Unit = (
-    Hit
-    | DeliveryTemplate
-    | EventBatch
-    | WebhookCursor
-    | Rescore
-    | Forget
-    | Purge
-    | WorkflowRun
-    | FailedRun
-)
+from tracker.store.writes import Unit, Writes
 
 COMMIT_ATTEMPTS = 3
 # What a lost or refused connection raises: the write is retried on a new connection.
@@ -56,7 +44,7 @@ RETRIED = (
 FAILED = (*RETRIED, asyncpg.PostgresError, WriterClosed)
 
 
-class PostgresStore(Reads):
+class PostgresStore(Reads, Writes):
     """Hits and events in PostgreSQL; see tracker.store.base.Store."""
 
     def __init__(
@@ -106,55 +94,6 @@ class PostgresStore(Reads):
         return self._writer.depth
 
     # Writes ------------------------------------------------------------------------
-
-    async def record(self, hit: Hit) -> None:
-        await self._write(hit)
-
-    async def rescore(self, since: str) -> tuple[int, int]:
-        judged = changed = 0
-        after = 0
-        while True:
-            unit = Rescore(since, after)
-            await self._write(unit)
-            if not unit.last_id:
-                return judged, changed
-            judged += unit.judged
-            changed += unit.changed
-            after = unit.last_id
-
-    async def forget(self, recipient: str) -> tuple[int, int]:
-        if not self._forget_key:
-            raise StoreUnavailable("forget_key is not set")
-        unit = Forget(recipient, person_hash(self._forget_key, recipient))
-        await self._write(unit)
-        return unit.hits, unit.events
-
-    async def purge_hits(self, before: str) -> int:
-        total = 0
-        while True:
-            unit = Purge(before)
-            await self._write(unit)
-            total += unit.deleted
-            if not unit.deleted:
-                return total
-
-    async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
-        await self._write(unit)
-        return unit
-
-    async def workflow_failed(self, unit: FailedRun) -> None:
-        await self._write(unit)
-
-    async def register_delivery(self, template: DeliveryTemplate) -> None:
-        await self._write(template)
-
-    async def record_events(self, events: list[SendEvent]) -> list[str]:
-        batch = EventBatch(events)
-        await self._write(batch)
-        return batch.outcomes
-
-    async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
-        await self._write(cursor)
 
     async def _write(self, unit: Unit) -> None:
         try:

@@ -15,6 +15,7 @@ from tracker.events import EventType, Hit, Route, iso_now
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
 from tracker.store.base import DeliveryTemplate, WebhookCursor
+from tracker.store.rows import hit_rows, probes_of, send_rows
 from tracker.store.scoring import (
     Neighbour,
     Pair,
@@ -28,14 +29,12 @@ from tracker.store.scoring import (
     seconds,
     span,
 )
-from tracker.store.sqlite_writes import ANONYMOUS
 from tracker.tokens import HONEYPOT_LINK
 from tracker.useragents import read_agent
 from tracker.verdicts import Verdict
 
 Conn = Any  # an asyncpg connection inside a transaction
 
-_JUDGED = (Route.OPEN, Route.CLICK)
 _INSERT_HITS = """
 INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,
                   link, url, ip, user_agent, verdict, reasons, client, device)
@@ -67,38 +66,10 @@ async def insert_hits(conn: Conn, hits: list[Hit], scoring: Scoring) -> None:
             "SELECT nextval('hits_id_seq') FROM generate_series(1, $1)", len(hits)
         )
     ]
-    probes = [
-        Probe(hit_id, hit.at, hit.route, hit.method, hit.message.delivery,
-              hit.message.recipient, hit.link, hit.ip, hit.user_agent)
-        for hit_id, hit in zip(ids, hits, strict=True)
-        if hit.route in _JUDGED
-    ]  # fmt: skip
+    probes = probes_of(ids, hits)
     scored, stored = await score(conn, probes, scoring)
     verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
-    rows = []
-    events = []
-    for hit_id, hit in zip(ids, hits, strict=True):
-        m = hit.message
-        verdict, reasons = verdicts.get(hit_id, (None, None))
-        agent = read_agent(hit.user_agent) if verdict is not None else None
-        recipient, ip, user_agent = m.recipient, hit.ip, hit.user_agent
-        if verdict is not None and m.campaign in scoring.anonymous:
-            recipient, ip, user_agent = ANONYMOUS, None, ""
-        rows.append(
-            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, recipient,
-             m.campaign, m.email, hit.link, hit.url, ip, user_agent, verdict, reasons,
-             agent.client if agent else None, agent.device if agent else None)
-        )  # fmt: skip
-        if hit.event is not None:
-            machine = verdict is not None and verdict is not Verdict.HUMAN
-            key = dedupe_key(hit.event, m.delivery, recipient, m.campaign, m.email,
-                             machine=machine)  # fmt: skip
-            if recipient == ANONYMOUS:
-                key = None
-            events.append(
-                (hit.event, hit.at, m.delivery, recipient, m.campaign, m.email, hit.link,
-                 hit.url, hit_id, key, verdict)
-            )  # fmt: skip
+    rows, events = hit_rows(ids, hits, verdicts, scoring)
     await conn.execute(_INSERT_HITS, *columns(rows, 17))
     if events:
         await conn.execute(_INSERT_EVENTS, *columns(events, 11))
@@ -303,24 +274,7 @@ async def insert_send_events(conn: Conn, events: list[SendEvent]) -> list[str]:
             sorted(messages),
         )
         announced.update((delivery, row[0]) for row in rows)
-    outcomes = [""] * len(events)
-    rows_: list[tuple[Any, ...]] = []
-    for i, e in enumerate(events):
-        if (e.recipient, e.id) in existing:
-            outcomes[i] = "duplicate"
-            continue
-        existing.add((e.recipient, e.id))
-        flag = None
-        if e.type is EventType.SENT:
-            announced.add((e.delivery, e.message))
-        elif (e.delivery, e.message) not in announced:
-            flag = "unknown_message"
-        outcomes[i] = "stored_unknown_message" if flag else "stored"
-        key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
-        rows_.append(
-            (e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
-             e.category, e.reason, e.address, flag, key)
-        )  # fmt: skip
+    outcomes, rows_ = send_rows(events, existing, announced, lambda e: (e.recipient, e.id))
     if not rows_:
         return outcomes
     kept = {

@@ -16,12 +16,11 @@ import structlog
 from tracker import metrics
 from tracker.config import Settings
 from tracker.events import Hit
-from tracker.ingest import SendEvent
 from tracker.store import sqlite_workflow as workflow
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.reads import Reads
 from tracker.store.schema import migrate
-from tracker.store.sqlite_privacy import Forget, Purge, forget, person_hash, purge
+from tracker.store.sqlite_privacy import Forget, Purge, forget, purge
 from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
 from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
 from tracker.store.sqlite_writes import (
@@ -31,20 +30,9 @@ from tracker.store.sqlite_writes import (
     save_cursor,
 )
 from tracker.store.writer import GroupWriter, WriterClosed
+from tracker.store.writes import Unit, Writes
 
 log = structlog.get_logger("tracker.store")
-
-Unit = (
-    Hit
-    | DeliveryTemplate
-    | EventBatch
-    | WebhookCursor
-    | Rescore
-    | Forget
-    | Purge
-    | WorkflowRun
-    | FailedRun
-)
 
 # A failed commit is retried this many times (a moment apart) before the hits fail.
 COMMIT_ATTEMPTS = 3
@@ -73,7 +61,7 @@ def connect(
     return conn
 
 
-class SQLiteStore(Reads):
+class SQLiteStore(Reads, Writes):
     """Hits and events in one SQLite file; see tracker.store.base.Store."""
 
     def __init__(
@@ -131,68 +119,14 @@ class SQLiteStore(Reads):
 
     # Writes ------------------------------------------------------------------------
 
-    async def record(self, hit: Hit) -> None:
-        await self._write(hit)
-
-    async def rescore(self, since: str) -> tuple[int, int]:
-        """Re-judge every open and click hit since ``since``: (hits judged, verdicts changed).
-
-        A chunk per transaction, so a server writing beside it waits a moment at most.
-        """
-        judged = changed = 0
-        after = 0
-        while True:
-            unit = Rescore(since, after)
-            await self._write(unit)
-            if not unit.last_id:
-                return judged, changed
-            judged += unit.judged
-            changed += unit.changed
-            after = unit.last_id
-
-    async def forget(self, recipient: str) -> tuple[int, int]:
-        """Erase a person's hits and events, keeping their suppressions under a keyed hash.
-
-        Returns (hits, events) deleted. The WAL is checkpointed and truncated after, so the
-        deleted pages do not linger in it either.
-        """
-        if not self._forget_key:
-            raise StoreUnavailable("forget_key is not set")
-        unit = Forget(recipient, person_hash(self._forget_key, recipient))
-        await self._write(unit)
+    async def _after_forget(self) -> None:
+        """The WAL is checkpointed and truncated, so the deleted pages do not linger in it."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._truncate_wal)
-        return unit.hits, unit.events
 
     def _truncate_wal(self) -> None:
         assert self._conn is not None
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    async def purge_hits(self, before: str) -> int:
-        """Delete the raw hits older than ``before``, a chunk per transaction."""
-        total = 0
-        while True:
-            unit = Purge(before)
-            await self._write(unit)
-            total += unit.deleted
-            if not unit.deleted:
-                return total
-
-    async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
-        """Consolidate the activity log after the watermark, in one transaction."""
-        await self._write(unit)
-        return unit
-
-    async def workflow_failed(self, unit: FailedRun) -> None:
-        await self._write(unit)
-
-    async def register_delivery(self, template: DeliveryTemplate) -> None:
-        await self._write(template)
-
-    async def record_events(self, events: list[SendEvent]) -> list[str]:
-        batch = EventBatch(events)
-        await self._write(batch)
-        return batch.outcomes
 
     async def _write(self, unit: Unit) -> None:
         try:
@@ -263,6 +197,3 @@ class SQLiteStore(Reads):
         assert self._reader is not None
         async with self._reader.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
-
-    async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
-        await self._write(cursor)

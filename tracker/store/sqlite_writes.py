@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
-from tracker.events import EventType, Hit, Route, iso_now
+from tracker.events import EventType, Hit, iso_now
 from tracker.ingest import SendEvent
-from tracker.rules import dedupe_key
 from tracker.store.base import DeliveryTemplate, WebhookCursor
-from tracker.store.sqlite_scoring import Probe, Scoring, apply_flips, score
-from tracker.useragents import read_agent
-from tracker.verdicts import Verdict
+from tracker.store.rows import hit_rows, probes_of, send_rows
+from tracker.store.sqlite_scoring import Scoring, apply_flips, score
 
 # Ids per IN (...) list: well under SQLite's limit on bound parameters.
 CHUNK = 500
@@ -24,9 +22,6 @@ _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link, url,"
     " hit_id, dedupe, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
-_JUDGED = (Route.OPEN, Route.CLICK)
-# The recipient of an open or click in an anonymous campaign.
-ANONYMOUS = "anonymous"
 
 
 def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> None:
@@ -38,39 +33,11 @@ def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> 
     recipient's one human Opened.
     """
     first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM hits").fetchone()[0]
-    probes = [
-        Probe(hit_id, hit.at, hit.route, hit.method, hit.message.delivery,
-              hit.message.recipient, hit.link, hit.ip, hit.user_agent)
-        for hit_id, hit in enumerate(hits, start=first)
-        if hit.route in _JUDGED
-    ]  # fmt: skip
+    ids = list(range(first, first + len(hits)))
+    probes = probes_of(ids, hits)
     scored = score(conn, probes, scoring)
     verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
-    rows = []
-    events = []
-    for hit_id, hit in enumerate(hits, start=first):
-        m = hit.message
-        verdict, reasons = verdicts.get(hit_id, (None, None))
-        agent = read_agent(hit.user_agent) if verdict is not None else None
-        recipient, ip, user_agent = m.recipient, hit.ip, hit.user_agent
-        if verdict is not None and m.campaign in scoring.anonymous:
-            # Judged with what the request said, kept with nothing that names the person.
-            recipient, ip, user_agent = ANONYMOUS, None, ""
-        rows.append(
-            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, recipient,
-             m.campaign, m.email, hit.link, hit.url, ip, user_agent, verdict, reasons,
-             agent.client if agent else None, agent.device if agent else None)
-        )  # fmt: skip
-        if hit.event is not None:
-            machine = verdict is not None and verdict is not Verdict.HUMAN
-            key = dedupe_key(hit.event, m.delivery, recipient, m.campaign, m.email,
-                             machine=machine)  # fmt: skip
-            if recipient == ANONYMOUS:
-                key = None  # nobody can be told apart: every open counts
-            events.append(
-                (hit.event, hit.at, m.delivery, recipient, m.campaign, m.email, hit.link,
-                 hit.url, hit_id, key, verdict)
-            )  # fmt: skip
+    rows, events = hit_rows(ids, hits, verdicts, scoring)
     conn.executemany(_INSERT_HIT, rows)
     conn.executemany(_INSERT_EVENT, events)
     apply_flips(conn, scored.flipped)
@@ -119,24 +86,7 @@ def insert_send_events(conn: sqlite3.Connection, events: list[SendEvent]) -> lis
     existing = _existing_ids(conn, list({e.id for e in events}))
     pairs = list({(e.delivery, e.message) for e in events if e.type is not EventType.SENT})
     announced = _announced(conn, pairs)
-    outcomes: list[str] = [""] * len(events)
-    rows = []
-    for i, e in enumerate(events):
-        if e.id in existing:
-            outcomes[i] = "duplicate"
-            continue
-        existing.add(e.id)  # a repeat within the batch is a duplicate too
-        flag = None
-        if e.type is EventType.SENT:
-            announced.add((e.delivery, e.message))
-        elif (e.delivery, e.message) not in announced:
-            flag = "unknown_message"
-        outcomes[i] = "stored_unknown_message" if flag else "stored"
-        key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
-        rows.append(
-            (e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
-             e.category, e.reason, e.address, flag, key)
-        )  # fmt: skip
+    outcomes, rows = send_rows(events, existing, announced, lambda e: e.id)
     conn.executemany(_INSERT_SEND_EVENT, rows)
     # INSERT OR IGNORE skipped only rows the rules keep once (a second Delivered); ids were
     # checked above, so only the rows with a dedupe key need looking up again.

@@ -1,0 +1,96 @@
+"""The write entry points both stores share: each queues a unit of work on the store's
+group writer (``_write``) and reads its figures back once it is committed."""
+
+from __future__ import annotations
+
+from tracker.events import Hit
+from tracker.ingest import SendEvent
+from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
+from tracker.store.scoring import Rescore
+from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun, person_hash
+
+# What a store's writer takes.
+Unit = (
+    Hit
+    | DeliveryTemplate
+    | EventBatch
+    | WebhookCursor
+    | Rescore
+    | Forget
+    | Purge
+    | WorkflowRun
+    | FailedRun
+)
+
+
+class Writes:
+    """Writes over ``_write``; mixed into each store."""
+
+    _forget_key: str
+
+    async def _write(self, unit: Unit) -> None:
+        """Queue ``unit`` and return once committed; StoreUnavailable if it was not."""
+        raise NotImplementedError
+
+    async def _after_forget(self) -> None:
+        """Scrub what the store keeps beside its tables once a person is forgotten."""
+
+    async def record(self, hit: Hit) -> None:
+        await self._write(hit)
+
+    async def rescore(self, since: str) -> tuple[int, int]:
+        """Re-judge every open and click hit since ``since``: (hits judged, verdicts changed).
+
+        A chunk per transaction, so a server writing beside it waits a moment at most.
+        """
+        judged = changed = 0
+        after = 0
+        while True:
+            unit = Rescore(since, after)
+            await self._write(unit)
+            if not unit.last_id:
+                return judged, changed
+            judged += unit.judged
+            changed += unit.changed
+            after = unit.last_id
+
+    async def forget(self, recipient: str) -> tuple[int, int]:
+        """Erase a person's hits and events, keeping their suppressions under a keyed hash.
+
+        Returns (hits, events) deleted.
+        """
+        if not self._forget_key:
+            raise StoreUnavailable("forget_key is not set")
+        unit = Forget(recipient, person_hash(self._forget_key, recipient))
+        await self._write(unit)
+        await self._after_forget()
+        return unit.hits, unit.events
+
+    async def purge_hits(self, before: str) -> int:
+        """Delete the raw hits older than ``before``, a chunk per transaction."""
+        total = 0
+        while True:
+            unit = Purge(before)
+            await self._write(unit)
+            total += unit.deleted
+            if not unit.deleted:
+                return total
+
+    async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
+        """Consolidate the next chunk of the activity log after the watermark."""
+        await self._write(unit)
+        return unit
+
+    async def workflow_failed(self, unit: FailedRun) -> None:
+        await self._write(unit)
+
+    async def register_delivery(self, template: DeliveryTemplate) -> None:
+        await self._write(template)
+
+    async def record_events(self, events: list[SendEvent]) -> list[str]:
+        batch = EventBatch(events)
+        await self._write(batch)
+        return batch.outcomes
+
+    async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
+        await self._write(cursor)
