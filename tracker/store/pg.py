@@ -10,7 +10,6 @@ The dedupe rules are unique keys, so they hold whatever the lock.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
@@ -25,9 +24,8 @@ from tracker.store.reads import Reads
 from tracker.store.scoring import Rescore, Scoring
 from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun
 from tracker.store.writer import GroupWriter, WriterClosed
-from tracker.store.writes import Unit, Writes
+from tracker.store.writes import Unit, Writes, with_retries
 
-COMMIT_ATTEMPTS = 3
 # What a lost or refused connection raises: the write is retried on a new connection.
 LOST = (
     OSError,
@@ -103,22 +101,22 @@ class PostgresStore(Reads, Writes):
 
     async def _commit(self, units: list[Unit]) -> None:
         metrics.QUEUE_DEPTH.set(self._writer.depth)
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                if self._conn is None or self._conn.is_closed():
-                    self._conn = await asyncpg.connect(self.url, server_settings=self._lock_timeout)
-                async with self._conn.transaction():
-                    await self._conn.execute(f"SELECT pg_advisory_xact_lock({lock_key('writes')})")
-                    months = await self._apply(self._conn, units)
-                self._months |= months  # known only once committed (DDL rolls back too)
-                return
-            except RETRIED as exc:
-                if isinstance(exc, LOST) and self._conn is not None:
-                    self._conn.terminate()
-                    self._conn = None
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.05 * (attempt + 1))
+        await with_retries(lambda: self._attempt(units), RETRIED)
+
+    async def _attempt(self, units: list[Unit]) -> None:
+        """One transaction for the group, on the writer's connection (made again if lost)."""
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self.url, server_settings=self._lock_timeout)
+            async with self._conn.transaction():
+                await self._conn.execute(f"SELECT pg_advisory_xact_lock({lock_key('writes')})")
+                months = await self._apply(self._conn, units)
+            self._months |= months  # known only once committed (DDL rolls back too)
+        except LOST:
+            if self._conn is not None:
+                self._conn.terminate()
+                self._conn = None
+            raise
 
     async def _apply(self, conn: asyncpg.Connection, units: list[Unit]) -> set[str]:
         """Write one group in the open transaction; the months whose partitions it made."""

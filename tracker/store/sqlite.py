@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-import structlog
 
 from tracker import metrics
 from tracker.config import Settings
@@ -30,12 +29,8 @@ from tracker.store.sqlite_writes import (
     save_cursor,
 )
 from tracker.store.writer import GroupWriter, WriterClosed
-from tracker.store.writes import Unit, Writes
+from tracker.store.writes import Unit, Writes, with_retries
 
-log = structlog.get_logger("tracker.store")
-
-# A failed commit is retried this many times (a moment apart) before the hits fail.
-COMMIT_ATTEMPTS = 3
 BUSY_TIMEOUT_MS = 5000
 # Fault injection, for the reliability suite only (python -m reliability): with
 # TRACKER_FAULT_RATE=0.01 set, 1 % of write transactions fail at random with SQLite's
@@ -137,16 +132,11 @@ class SQLiteStore(Reads, Writes):
     async def _commit(self, units: list[Unit]) -> None:
         loop = asyncio.get_running_loop()
         metrics.QUEUE_DEPTH.set(self._writer.depth)
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                await loop.run_in_executor(self._thread, self._apply, units)
-                return
-            except sqlite3.OperationalError as exc:
-                metrics.STORE_ERRORS.labels(metrics.error_kind(exc)).inc()
-                log.warning("commit attempt failed", error=str(exc), attempt=attempt + 1)
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.05 * (attempt + 1))
+
+        async def attempt() -> None:
+            await loop.run_in_executor(self._thread, self._apply, units)
+
+        await with_retries(attempt, (sqlite3.OperationalError,))
 
     def _apply(self, units: list[Unit]) -> None:
         """Write one group in one transaction (runs on the writer thread)."""

@@ -3,11 +3,22 @@ group writer (``_write``) and reads its figures back once it is committed."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from tracker import metrics
 from tracker.events import Hit
 from tracker.ingest import SendEvent
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.scoring import Rescore
 from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun, person_hash
+
+log = structlog.get_logger("tracker.store")
+
+# A failed commit is tried this many times (a moment apart) before its units fail.
+COMMIT_ATTEMPTS = 3
 
 # What a store's writer takes.
 Unit = (
@@ -21,6 +32,24 @@ Unit = (
     | WorkflowRun
     | FailedRun
 )
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[None]], retried: tuple[type[Exception], ...]
+) -> None:
+    """Run one commit ``attempt``; when it fails with ``retried``, again a moment later,
+    up to COMMIT_ATTEMPTS in all. Every failed attempt is logged and counted in
+    ``tracker_store_errors_total``; the last one is raised."""
+    for number in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            await attempt()
+            return
+        except retried as exc:
+            metrics.STORE_ERRORS.labels(metrics.error_kind(exc)).inc()
+            log.warning("commit attempt failed", error=str(exc), attempt=number)
+            if number == COMMIT_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.05 * number)
 
 
 class Writes:
