@@ -45,6 +45,25 @@ def test_client_address(
         ("203.0.113.77", "203.0.113.0"),
         ("2001:db8:abcd:12:1:2:3:4", "2001:db8:abcd::"),
         ("::ffff:198.51.100.9", "198.51.100.0"),
+        ("2002:c633:6417::1", "198.51.100.0"),  # 6to4 of 198.51.100.23
+        ("2002:c633:6417:1234:5678::9", "198.51.100.0"),
+        ("2001:0:4136:e378:8000:63bf:3cde:9be8", "195.33.100.0"),  # Teredo: 195.33.100.23
+        ("64:ff9b::c633:6417", "198.51.100.0"),  # NAT64
+        ("::c633:6417", "198.51.100.0"),  # IPv4-compatible
+        ("::1", "::"),
+        ("2001:db8::c633:6417", "2001:db8::"),
+    ],
+    ids=[
+        "ipv4",
+        "ipv6",
+        "ipv4-mapped",
+        "6to4",
+        "6to4-subnet",
+        "teredo",
+        "nat64",
+        "ipv4-compatible",
+        "loopback",
+        "ipv6-ending-like-ipv4",
     ],
 )
 def test_anonymise_keeps_only_the_network(address: str, expected: str) -> None:

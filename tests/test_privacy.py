@@ -207,3 +207,30 @@ async def test_address_modes(
     await client.get(f"/o/{tokens.open_token(message)}.gif",
                      headers={"X-Forwarded-For": "203.0.113.77"})  # fmt: skip
     assert rows("SELECT ip FROM hits") == [{"ip": stored}]
+
+
+async def test_ipv6_forms_that_carry_an_ipv4_address_are_stored_as_its_network(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, rows: Rows
+) -> None:
+    """6to4, Teredo, NAT64 and IPv4-mapped addresses hold a whole IPv4 address past /48."""
+    client = await aiohttp_client(create_app(trusting(settings)), headers=PERSON)
+    forms = {
+        "six": "2002:c633:6417::1",  # 6to4 of 198.51.100.23
+        "ter": "2001:0:4136:e378:8000:63bf:3cde:9be8",  # Teredo client 195.33.100.23
+        "nat": "64:ff9b::c633:6417",
+        "map": "::ffff:198.51.100.23",
+        "v6": "2001:db8:85a3:8d3::c633:6417",
+    }
+    for who, address in forms.items():
+        message = Message("d", who, "c", "e")
+        resp = await client.get(f"/o/{tokens.open_token(message)}.gif",
+                                headers={"X-Forwarded-For": address})  # fmt: skip
+        assert resp.status == 200
+    stored = {r["recipient"]: r["ip"] for r in rows("SELECT recipient, ip FROM hits")}
+    assert stored == {
+        "six": "198.51.100.0",
+        "ter": "195.33.100.0",
+        "nat": "198.51.100.0",
+        "map": "198.51.100.0",
+        "v6": "2001:db8:85a3::",
+    }

@@ -38,12 +38,33 @@ def client_address(
     return address
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form carries whole: IPv4-mapped, 6to4, Teredo's client,
+    NAT64 (``64:ff9b::/96``) and IPv4-compatible (``::a.b.c.d``); None for others."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in _NAT64 or (int(address) >> 32 == 0 and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def anonymise(address: Address | None, ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> str | None:
-    """The address with its host part zeroed: IPv4 keeps /24 and IPv6 /48 by default."""
+    """The address with its host part zeroed: IPv4 keeps /24 and IPv6 /48 by default.
+
+    An IPv6 form that carries an IPv4 address is anonymised as that IPv4 address, since
+    its /48 would keep the whole of it (6to4's ``2002:c633:6417::`` is 198.51.100.23).
+    """
     if address is None:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        address = embedded_ipv4(address) or address
     prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
