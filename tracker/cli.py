@@ -168,7 +168,8 @@ def decorate(
 ) -> None:
     """Print TEMPLATE with tracked links, the pixel and an unsubscribe link.
 
-    Also registers the delivery's HTML and numbered links for reports.
+    Also registers the delivery's numbered links for reports, and TEMPLATE as RECIPIENT's
+    copy for their "view in browser" link.
     """
     from tracker import decorate as decorating
     from tracker.store import DeliveryTemplate
@@ -190,7 +191,14 @@ def decorate(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     registration = DeliveryTemplate(
-        delivery, campaign, email_id, html, result.links, track_opens, track_clicks
+        delivery,
+        campaign,
+        email_id,
+        html,
+        result.links,
+        track_opens,
+        track_clicks,
+        recipients=(recipient,),
     )
 
     with_store(settings, lambda store: store.register_delivery(registration))

@@ -36,7 +36,8 @@ async def post_decorate(request: web.Request) -> web.Response:
     """``{delivery, campaign, email, recipient | recipients, html}`` → ``{html, headers}``.
 
     With ``recipients`` (a list) the answer is a list in the same order. The delivery's
-    HTML and numbered links are registered for reports, as ``tracker decorate`` does.
+    numbered links are registered for reports and the HTML as each recipient's copy, as
+    ``tracker decorate`` does.
     """
     body = await json_body(request, "a JSON object")
     if not isinstance(body, dict):
@@ -68,7 +69,16 @@ async def post_decorate(request: web.Request) -> web.Response:
         )  # fmt: skip
     except ValueError as exc:
         return error(400, "bad_request", str(exc))
-    template = DeliveryTemplate(delivery, campaign, email, html, results[0].links, opens, clicks)
+    template = DeliveryTemplate(
+        delivery,
+        campaign,
+        email,
+        html,
+        results[0].links,
+        opens,
+        clicks,
+        recipients=tuple(recipients),
+    )
     await request.config_dict[STORE].register_delivery(template)
     answers = [{"html": r.html, "headers": r.headers} for r in results]
     return web.json_response(answers if many else answers[0])

@@ -1,8 +1,8 @@
 """GET /v/{token}: "view in browser", the recipient's copy of the delivery's HTML.
 
-The page is the delivery's registered template decorated for this recipient (links still
-tracked, no open pixel: reading the copy is not opening the mail), served in a sandbox
-with no script allowed.
+The page is the copy registered for this recipient (never another's) decorated again
+(links still tracked, no open pixel: reading the copy is not opening the mail), served
+in a sandbox with no script allowed.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ MIRROR_HEADERS = {
 
 @routes.get("/v/{token}")
 async def view_in_browser(request: web.Request) -> web.Response:
-    """The recipient's copy; 404 for a bad token or a delivery never registered."""
+    """The recipient's copy; 404 for a bad token or no copy registered for them."""
     app = request.app
     try:
         message = app[TOKENS].read_view(request.match_info["token"])
     except BadToken:
         return not_found(request)
-    template = await app[STORE].delivery(message.delivery)
+    template = await app[STORE].view(message.delivery, message.recipient)
     if template is None:
         return error_page(request, 404, "Not available", "This email is no longer available.")
     copy = decorate(

@@ -12,7 +12,8 @@ from tracker.ingest import SendEvent
 
 @dataclass(frozen=True, slots=True)
 class DeliveryTemplate:
-    """A delivery's HTML as decorated, registered for reports and hot clicks."""
+    """A delivery's HTML as decorated, registered for reports and hot clicks, and kept as
+    the copy of ``recipients`` (each one's "view in browser" page)."""
 
     delivery: str
     campaign: str
@@ -22,6 +23,7 @@ class DeliveryTemplate:
     track_opens: bool = True
     track_clicks: bool = True
     registered_at: str = field(default="")
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -87,7 +89,8 @@ class Store(Protocol):
         """When the last successful run ended."""
 
     async def register_delivery(self, template: DeliveryTemplate) -> None:
-        """Keep a delivery's HTML and numbered links (the latest registration wins)."""
+        """Keep a delivery's numbered links (the latest registration wins), and its HTML as
+        the copy of each of ``template.recipients``."""
 
     async def record_events(self, events: list[SendEvent]) -> list[str]:
         """Store the sending system's events; one outcome per event (see EventBatch)."""
@@ -111,7 +114,11 @@ class Store(Protocol):
     async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
         """Remember, durably, that the endpoint acknowledged everything up to ``cursor``."""
 
-    async def delivery(self, delivery: str) -> DeliveryTemplate | None: ...
+    async def delivery(self, delivery: str) -> DeliveryTemplate | None:
+        """The delivery's registration, with the latest copy registered (for the dashboard)."""
+
+    async def view(self, delivery: str, recipient: str) -> DeliveryTemplate | None:
+        """The delivery's registration with ``recipient``'s own copy; None if there is none."""
 
     async def recipient_tracking(
         self,

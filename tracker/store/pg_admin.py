@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.store import copies
 from tracker.store.pg_schema import partitions
 from tracker.store.pg_sql import translate
 from tracker.store.reports import consolidation
@@ -130,6 +131,7 @@ async def forget(conn: Conn, unit: Forget) -> None:
         await conn.execute("DELETE FROM events WHERE recipient = $1", unit.recipient)
     )
     await conn.execute("DELETE FROM report_clickers WHERE recipient = $1", unit.recipient)
+    await copies.pg_drop(conn, unit.recipient)
 
 
 async def purge(conn: Conn, unit: Purge) -> None:

@@ -11,7 +11,9 @@ shared query reads alike), with PostgreSQL's own keys:
   recipient and campaign; one Unsubscribed per person; one Delivered per message) and
   ``(recipient, event_id)`` (a sender's event is stored once), so they hold whichever
   node writes;
-- ``hits`` is partitioned by month of ``at``: past retention, a month is dropped whole.
+- ``hits`` is partitioned by month of ``at``: past retention, a month is dropped whole;
+- ``copies`` is keyed by content, not by person (a copy many recipients share is one
+  row): with a distributing engine it is a reference table.
 """
 
 from __future__ import annotations
@@ -153,6 +155,21 @@ MIGRATIONS: tuple[str, ...] = (
         n bigint NOT NULL,
         PRIMARY KEY (delivery, link, class)
     );
+    """,
+    # 2: SQLite's 11, each recipient's copy of a delivery (tracker.store.copies).
+    """
+    CREATE TABLE copies (hash text PRIMARY KEY, html text NOT NULL);
+    CREATE TABLE recipient_copies (
+        delivery text NOT NULL,
+        recipient text NOT NULL,
+        hash text NOT NULL,
+        at text NOT NULL,
+        PRIMARY KEY (delivery, recipient)
+    );
+    CREATE INDEX recipient_copies_recipient ON recipient_copies (recipient);
+    CREATE INDEX recipient_copies_hash ON recipient_copies (hash);
+    CREATE INDEX recipient_copies_at ON recipient_copies (delivery, at);
+    UPDATE deliveries SET html = '';
     """,
 )
 

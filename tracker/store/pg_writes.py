@@ -14,6 +14,7 @@ from typing import Any
 from tracker.events import EventType, Hit, Route, iso_now
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
+from tracker.store import copies
 from tracker.store.base import DeliveryTemplate, WebhookCursor
 from tracker.store.rows import hit_rows, probes_of, send_rows
 from tracker.store.scoring import (
@@ -305,7 +306,7 @@ async def insert_delivery(conn: Conn, t: DeliveryTemplate) -> None:
         t.delivery,
         t.campaign,
         t.email,
-        t.html,
+        "",  # the HTML is kept per recipient (tracker.store.copies)
         int(t.track_opens),
         int(t.track_clicks),
         t.registered_at or iso_now(),
@@ -316,6 +317,7 @@ async def insert_delivery(conn: Conn, t: DeliveryTemplate) -> None:
             "INSERT INTO links (delivery, link, url) VALUES ($1, $2, $3)",
             [(t.delivery, n, url) for n, url in t.links],
         )
+    await copies.pg_keep(conn, t)
 
 
 async def save_cursor(conn: Conn, cursor: WebhookCursor) -> None:

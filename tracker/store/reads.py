@@ -108,6 +108,24 @@ class Reads:
         return int(rows[0]["cursor"]) if rows else 0
 
     async def delivery(self, delivery: str) -> DeliveryTemplate | None:
+        """The registration with the latest copy registered (the dashboard's hot clicks)."""
+        copy = await self._rows(
+            "SELECT c.html FROM recipient_copies AS v JOIN copies AS c ON c.hash = v.hash"
+            " WHERE v.delivery = ? ORDER BY v.at DESC LIMIT 1",
+            (delivery,),
+        )
+        return await self._registration(delivery, copy[0]["html"] if copy else "")
+
+    async def view(self, delivery: str, recipient: str) -> DeliveryTemplate | None:
+        """The registration with ``recipient``'s own copy; None if they have none."""
+        copy = await self._rows(
+            "SELECT c.html FROM recipient_copies AS v JOIN copies AS c ON c.hash = v.hash"
+            " WHERE v.delivery = ? AND v.recipient = ?",
+            (delivery, recipient),
+        )
+        return await self._registration(delivery, copy[0]["html"]) if copy else None
+
+    async def _registration(self, delivery: str, html: str) -> DeliveryTemplate | None:
         rows = await self._rows("SELECT * FROM deliveries WHERE delivery = ?", (delivery,))
         if not rows:
             return None
@@ -119,7 +137,7 @@ class Reads:
             delivery=row["delivery"],
             campaign=row["campaign"],
             email=row["email"],
-            html=row["html"],
+            html=html,
             links=tuple((r["link"], r["url"]) for r in links),
             track_opens=bool(row["track_opens"]),
             track_clicks=bool(row["track_clicks"]),

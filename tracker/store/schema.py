@@ -190,6 +190,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery, client, device, type, verdict)
     ) WITHOUT ROWID;
     """,
+    # 11: each recipient's copy of a delivery for "view in browser" (tracker.store.copies),
+    # a copy stored once however many share it. The one HTML a delivery kept was the last
+    # decorated, maybe another person's copy: it is not shown again.
+    """
+    CREATE TABLE copies (hash TEXT PRIMARY KEY, html TEXT NOT NULL);
+    CREATE TABLE recipient_copies (
+        delivery TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (delivery, recipient)
+    ) WITHOUT ROWID;
+    CREATE INDEX recipient_copies_recipient ON recipient_copies (recipient);
+    CREATE INDEX recipient_copies_hash ON recipient_copies (hash);
+    CREATE INDEX recipient_copies_at ON recipient_copies (delivery, at);
+    UPDATE deliveries SET html = '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,15 +1,16 @@
 """Forgetting a person, and the end of raw hits' retention (writes on the writer thread).
 
-A forgotten person's hits and events are deleted (SQLite's ``secure_delete`` zeroes
-what they held). Only their suppressions survive, under a keyed hash of their id, so a
-sender checking them later still hears "not mailable" without anyone being able to tell
-who they were.
+A forgotten person's hits, events and copies of deliveries are deleted (SQLite's
+``secure_delete`` zeroes what they held). Only their suppressions survive, under a keyed
+hash of their id, so a sender checking them later still hears "not mailable" without
+anyone being able to tell who they were.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from tracker.store import copies
 from tracker.store.units import PURGE_CHUNK, Forget, Purge, person_hash
 
 __all__ = ["Forget", "Purge", "forget", "person_hash", "purge"]
@@ -29,6 +30,7 @@ def forget(conn: sqlite3.Connection, unit: Forget) -> None:
     unit.events = conn.execute("DELETE FROM events WHERE recipient = ?", (unit.recipient,)).rowcount
     # Unique clickers keep their numbers, not the names behind them.
     conn.execute("DELETE FROM report_clickers WHERE recipient = ?", (unit.recipient,))
+    copies.drop(conn, unit.recipient)
 
 
 def purge(conn: sqlite3.Connection, unit: Purge) -> None:

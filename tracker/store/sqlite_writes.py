@@ -6,6 +6,7 @@ import sqlite3
 
 from tracker.events import EventType, Hit, iso_now
 from tracker.ingest import SendEvent
+from tracker.store import copies
 from tracker.store.base import DeliveryTemplate, WebhookCursor
 from tracker.store.rows import hit_rows, probes_of, send_rows
 from tracker.store.sqlite_scoring import Scoring, apply_flips, score
@@ -109,7 +110,7 @@ def insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:
             t.delivery,
             t.campaign,
             t.email,
-            t.html,
+            "",  # the HTML is kept per recipient (tracker.store.copies)
             int(t.track_opens),
             int(t.track_clicks),
             t.registered_at or iso_now(),
@@ -120,6 +121,7 @@ def insert_delivery(conn: sqlite3.Connection, t: DeliveryTemplate) -> None:
         "INSERT INTO links (delivery, link, url) VALUES (?,?,?)",
         [(t.delivery, n, url) for n, url in t.links],
     )
+    copies.keep(conn, t)
 
 
 def save_cursor(conn: sqlite3.Connection, cursor: WebhookCursor) -> None:
