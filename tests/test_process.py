@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import signal
 import sqlite3
 import stat
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,3 +336,46 @@ def test_sigterm_under_load_answers_and_stores_then_exits_0(
     assert events_logged[-1] == "stopped"
     assert not [r for r in server.log_records() if r.get("level") in ("error", "critical")]
     assert "Traceback" not in server.log_text()
+
+
+def test_files_holding_tracking_data_are_private_in_an_existing_data_directory(
+    tmp_path: Path, server_env: dict[str, str], servers: list[ServerProcess]
+) -> None:
+    """A data directory the operator made (0755) under a 022 umask: every file tracker
+    writes there or elsewhere with tracking data is still its owner's alone (0600)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o755)
+
+    def tracker(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tracker", *args], env=server_env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    umask = os.umask(0o022)  # what the operator's shell commonly has
+    try:
+        server = ServerProcess(tmp_path, server_env, free_port())
+        servers.append(server.start())
+        server.wait_healthy()
+        token = Tokens([SECRET]).open_token(Message(DELIVERY, "r1", CAMPAIGN, EMAIL))
+        with urllib.request.urlopen(f"{server.base_url}/o/{token}.gif", timeout=10) as resp:
+            assert resp.read() == PIXEL
+        names = ("tracker.db", "tracker.db-wal", "tracker.db-shm")
+        live = {name: mode(data / name) for name in names}
+        backup = tracker("db", "backup", str(tmp_path / "backup.db"))
+        export = tracker("export", "-o", str(tmp_path / "events.jsonl"))
+    finally:
+        os.umask(umask)
+    assert live == dict.fromkeys(names, 0o600)
+    assert backup.returncode == 0, backup.stderr
+    assert export.returncode == 0, export.stderr
+    assert '"opened"' in (tmp_path / "events.jsonl").read_text(encoding="utf-8")
+    assert mode(tmp_path / "backup.db") == 0o600
+    assert mode(tmp_path / "events.jsonl") == 0o600
+    server.signal(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert {p.name: mode(p) for p in data.iterdir()} == dict.fromkeys(
+        [p.name for p in data.iterdir()], 0o600
+    ), "nothing the server left behind is readable by others"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from tracker.config import (
     secret_keys_file,
     with_generated_secrets,
 )
+from tracker.filemodes import create_private, private_umask
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger("tracker")
@@ -64,8 +66,13 @@ def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:
 
 @click.group()
 @click.version_option(package_name="tracker")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """tracker: tracking pixel and redirect server for email marketing."""
+    # Databases, backups, exports and keys hold tracking data or secrets: 0600 whatever
+    # the shell's umask (restored when the command ends, for callers in-process).
+    before = private_umask()
+    ctx.call_on_close(lambda: os.umask(before))
 
 
 @main.command()
@@ -488,6 +495,7 @@ async def _migrate(settings: Settings) -> tuple[str, int, int]:
 
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
     conn_ = connect(path, settings.synchronous, settings.busy_timeout_ms)
     try:
         before = migrate(conn_)
@@ -511,6 +519,7 @@ def db_backup(config_path: Path | None, target: Path) -> None:
     if target.exists():
         raise click.ClickException(f"{target} exists: give a new file")
     source = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True)
+    create_private(target)
     copy = sqlite3.connect(target)
     try:
         # Pages are copied in steps, so writers wait for a step at most, never the whole copy.

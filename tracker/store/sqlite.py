@@ -15,6 +15,7 @@ import aiosqlite
 from tracker import metrics
 from tracker.config import Settings
 from tracker.events import Hit
+from tracker.filemodes import create_private
 from tracker.store import sqlite_workflow as workflow
 from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
 from tracker.store.reads import Reads
@@ -84,6 +85,7 @@ class SQLiteStore(Reads, Writes):
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)  # its WAL and shared memory files take its mode
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._thread, self._open_writer)
         self._reader = await aiosqlite.connect(self.path)
