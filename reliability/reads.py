@@ -33,6 +33,12 @@ async def _run(base: str, wal: Path, seconds: float, rate: float) -> dict[str, f
     out = {"reads": 0, "failed": 0, "locked": 0, "wal_mb": 0.0, "slowest": 0.0}
     began = time.monotonic()
     async with session(4, headers=AUTH) as reader:
+        # The delivery's reports answer 404 until the load's first hit names it.
+        while time.monotonic() - began < seconds:
+            async with reader.get(base + READS[0]) as resp:
+                if resp.status == 200:
+                    break
+            await asyncio.sleep(0.05)
         while time.monotonic() - began < seconds:
             tick = time.monotonic()
             for path in READS:

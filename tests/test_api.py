@@ -7,13 +7,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PERSON
+from tests.conftest import API_KEY, PERSON
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
 
 
-async def test_api_needs_a_key(client: TestClient) -> None:
+async def test_api_needs_a_key(client: TestClient, tokens: Tokens) -> None:
+    await client.get(f"/o/{tokens.open_token(Message('d', 'r', 'c', 'e'))}.gif")
     path = "/api/v1/deliveries/d/stats"
     resp = await client.get(path)
     assert resp.status == 401
@@ -101,3 +102,49 @@ async def test_healthz_and_metrics(client: TestClient, tokens: Tokens, message: 
     assert "tracker_writer_queue_depth" in text
     assert "tracker_commit_group_size_bucket" in text
     assert "tracker_commit_seconds_bucket" in text
+
+
+DELIVERY_PATHS = ("stats", "urls", "hot-clicks", "timeline", "clients", "logs")
+
+
+async def test_a_delivery_nothing_is_known_of_is_404_and_a_quiet_known_one_is_zeros(
+    client: TestClient, tokens: Tokens, auth: dict[str, str]
+) -> None:
+    """Unknown: no Sent, no decorate registration, no hit and no event name it."""
+    for path in DELIVERY_PATHS:
+        resp = await client.get(f"/api/v1/deliveries/no-such-delivery/{path}", headers=auth)
+        assert resp.status == 404, path
+        body = await resp.json()
+        assert body["error"] == "not_found" and "no-such-delivery" in body["message"], path
+
+    resp = await client.post("/api/v1/events", headers=auth, json=[
+        {"id": "s1", "type": "sent", "delivery": "by-sent", "recipient": "r"},
+        {"id": "b1", "type": "hard_bounced", "delivery": "by-bounce", "recipient": "r"},
+    ])  # fmt: skip
+    assert resp.status in (200, 207), await resp.text()
+    ids = {"campaign": "c", "email": "e", "recipient": "r", "html": "<p>Hi</p>"}
+    resp = await client.post("/api/v1/decorate", json={**ids, "delivery": "by-decorate"},
+                             headers=auth)  # fmt: skip
+    assert resp.status == 200
+    await client.get(f"/o/{tokens.open_token(Message('by-hit', 'r', 'c', 'e'))}.gif")
+    for delivery in ("by-sent", "by-bounce", "by-decorate", "by-hit"):
+        for path in DELIVERY_PATHS:
+            resp = await client.get(f"/api/v1/deliveries/{delivery}/{path}", headers=auth)
+            assert resp.status == 200, (delivery, path)
+    stats = await (await client.get("/api/v1/deliveries/by-decorate/stats", headers=auth)).json()
+    assert (stats["sent"], stats["opened"], stats["clicks"]) == (0, 0, 0)
+
+
+async def test_the_dashboard_says_when_no_delivery_has_the_id(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens
+) -> None:
+    client = await aiohttp_client(create_app(settings), headers=PERSON)
+    resp = await client.post("/ui/login", data={"key": API_KEY}, allow_redirects=False)
+    assert resp.status == 303
+    for tab in ("stats", "urls", "hot", "logs"):
+        resp = await client.get(f"/ui/deliveries/no-such-delivery?tab={tab}")
+        assert resp.status == 404, tab
+        assert "No delivery “no-such-delivery”" in await resp.text()
+    await client.get(f"/o/{tokens.open_token(Message('known', 'r', 'c', 'e'))}.gif")
+    resp = await client.get("/ui/deliveries/known")
+    assert resp.status == 200 and "No delivery" not in await resp.text()

@@ -77,3 +77,21 @@ async def test_reports_and_export_match_the_api(
     assert rest == jsonl[len(jsonl) // 2 + 1 :]
     clicked = (await cli("export", "--type", "clicked")).splitlines()
     assert len(clicked) == sum(1 for e in jsonl if e["type"] == "clicked")
+
+
+async def test_report_of_a_delivery_nothing_is_known_of_says_so(
+    settings: Settings, cli_env: None
+) -> None:
+    result = await asyncio.to_thread(
+        CliRunner().invoke, main, ["report", "delivery", "no-such-delivery"]
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: no delivery 'no-such-delivery': nothing was sent, decorated or tracked for it\n"
+    )
+    template = settings.data_dir / "mail.html"
+    template.write_text("<p>Hi</p>", encoding="utf-8")
+    await cli("decorate", str(template), "--delivery", "quiet", "--campaign", "c",
+              "--email", "e", "--recipient", "r")  # fmt: skip
+    found = json.loads(await cli("report", "delivery", "quiet", "--json"))
+    assert (found["stats"]["sent"], found["stats"]["opened"], found["urls"]) == (0, 0, [])

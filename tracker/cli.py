@@ -371,13 +371,21 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
 
     traffic = BOTS[bots]
 
-    async def read(store: Any) -> dict[str, Any]:
+    async def read(store: Any) -> dict[str, Any] | None:
+        if not await store.delivery_known(delivery):
+            return None
         return {
             "stats": await store.delivery_stats(delivery, traffic),
             "urls": await store.delivery_urls(delivery, traffic),
         }
 
     found = with_store(settings_from(config_path), read)
+    if found is None:
+        click.echo(
+            f"Error: no delivery {delivery!r}: nothing was sent, decorated or tracked for it",
+            err=True,
+        )
+        sys.exit(2)
     if as_json:
         click.echo(json.dumps({"delivery": delivery, **found}, indent=2))
         return

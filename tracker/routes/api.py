@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 
 from tracker.keys import STORE
@@ -49,10 +51,24 @@ async def recipient_tracking(request: web.Request) -> web.Response:
     return web.json_response({"recipient": recipient, "items": items})
 
 
+async def known_delivery(request: web.Request) -> str:
+    """The path's delivery id: 404 when nothing at all is known of it (no Sent, decorate
+    registration, hit or event), 200 with zeros for a known one with no activity."""
+    delivery = path_id(request, "delivery")
+    if not await request.config_dict[STORE].delivery_known(delivery):
+        raise web.HTTPNotFound(
+            text=json.dumps(
+                {"error": "not_found", "message": f"No delivery {delivery!r} is known."}
+            ),
+            content_type="application/json",
+        )
+    return delivery
+
+
 @routes.get("/deliveries/{delivery}/stats")
 async def delivery_stats(request: web.Request) -> web.Response:
     """Counts of the delivery's events so far; opened is after the dedupe rule."""
-    delivery = path_id(request, "delivery")
+    delivery = await known_delivery(request)
     stats = await request.config_dict[STORE].delivery_stats(delivery, query_traffic(request))
     return web.json_response({"delivery": delivery, **stats})
 
@@ -60,7 +76,7 @@ async def delivery_stats(request: web.Request) -> web.Response:
 @routes.get("/deliveries/{delivery}/urls")
 async def delivery_urls(request: web.Request) -> web.Response:
     """Each link of the delivery: position, URL, clicks and unique clickers."""
-    delivery = path_id(request, "delivery")
+    delivery = await known_delivery(request)
     urls = await request.config_dict[STORE].delivery_urls(delivery, query_traffic(request))
     return web.json_response(urls)
 
@@ -68,7 +84,7 @@ async def delivery_urls(request: web.Request) -> web.Response:
 @routes.get("/deliveries/{delivery}/hot-clicks")
 async def hot_clicks(request: web.Request) -> web.Response:
     """Each link position's share of the clicks, for drawing on the delivery's HTML."""
-    delivery = path_id(request, "delivery")
+    delivery = await known_delivery(request)
     urls = await request.config_dict[STORE].delivery_urls(delivery, query_traffic(request))
     links = [{"link": u["link"], "url": u["url"], "clicks": u["clicks"], "share": u["share"]}
              for u in urls]  # fmt: skip
@@ -78,7 +94,7 @@ async def hot_clicks(request: web.Request) -> web.Response:
 @routes.get("/deliveries/{delivery}/timeline")
 async def timeline(request: web.Request) -> web.Response:
     """Opens and clicks per hour (UTC)."""
-    delivery = path_id(request, "delivery")
+    delivery = await known_delivery(request)
     hours = await request.config_dict[STORE].delivery_timeline(delivery, query_traffic(request))
     return web.json_response({"delivery": delivery, "hours": hours})
 
@@ -86,7 +102,7 @@ async def timeline(request: web.Request) -> web.Response:
 @routes.get("/deliveries/{delivery}/clients")
 async def clients(request: web.Request) -> web.Response:
     """Opens and clicks by mail client (or browser) and device."""
-    delivery = path_id(request, "delivery")
+    delivery = await known_delivery(request)
     found = await request.config_dict[STORE].delivery_clients(delivery, query_traffic(request))
     return web.json_response({"delivery": delivery, "clients": found})
 
@@ -95,7 +111,7 @@ async def clients(request: web.Request) -> web.Response:
 async def logs(request: web.Request) -> web.Response:
     """Every raw hit, oldest first: ``?type= recipient= link= since= until= verdict=
     after= limit=``; ``next`` is the cursor of the following page (null at the end)."""
-    delivery = path_id(request, "delivery")
+    delivery = await known_delivery(request)
     event_type = query_event_type(request)
     if event_type is not None and event_type not in LOG_TYPES:
         return error(400, "bad_request", "type must be one of: opened, clicked, unsubscribed")

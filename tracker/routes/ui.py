@@ -116,6 +116,8 @@ async def delivery(request: web.Request) -> web.Response:
     if not signed_in(request):
         to_login()
     delivery = request.match_info["delivery"][:MAX_ID]
+    if not await request.config_dict[STORE].delivery_known(delivery):
+        return await page(request, "ui_no_delivery.html", 404, delivery=delivery)
     tab = request.query.get("tab", "stats")
     if tab not in dict(TABS):
         tab = "stats"

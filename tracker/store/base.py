@@ -131,6 +131,9 @@ class Store(Protocol):
         until: str | None = None,
     ) -> list[dict[str, Any]]: ...
 
+    async def delivery_known(self, delivery: str) -> bool:
+        """Whether anything names ``delivery``: a registration, a hit, an event, a count."""
+
     async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]: ...
 
     async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:

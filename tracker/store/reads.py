@@ -116,6 +116,18 @@ class Reads:
         )
         return await self._registration(delivery, copy[0]["html"] if copy else "")
 
+    async def delivery_known(self, delivery: str) -> bool:
+        """Whether anything names ``delivery``: a decorate registration, a hit, an event
+        (a Sent or any other) or the workflow's counts (kept after hits expire)."""
+        rows = await self._rows(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE delivery = ?)"
+            " OR EXISTS (SELECT 1 FROM events WHERE delivery = ?)"
+            " OR EXISTS (SELECT 1 FROM hits WHERE delivery = ?)"
+            " OR EXISTS (SELECT 1 FROM report_totals WHERE delivery = ?) AS known",
+            (delivery,) * 4,
+        )
+        return bool(rows[0]["known"])
+
     async def view(self, delivery: str, recipient: str) -> DeliveryTemplate | None:
         """The registration with ``recipient``'s own copy; None if they have none."""
         copy = await self._rows(
