@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
+from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
+from tests.conftest import PERSON, Rows
+from tracker.app import create_app
 from tracker.clientip import anonymise, client_address
+from tracker.config import Settings
+from tracker.tokens import Message, Tokens
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 
@@ -53,3 +60,32 @@ def test_anonymise_keeps_only_the_network(address: str, expected: str) -> None:
 
 def test_anonymise_full_address_when_prefix_is_whole() -> None:
     assert anonymise(ipaddress.ip_address("203.0.113.77"), 32, 128) == "203.0.113.77"
+
+
+# Hops a client can put in front of what the proxy appends: over 6 KB of them.
+PADDING = ", ".join(f"192.0.2.{n % 250 + 1}" for n in range(550))
+
+
+def test_padding_cannot_push_the_proxys_hop_out() -> None:
+    xff = f"{PADDING}, 203.0.113.9"
+    assert len(xff) > 6000
+    assert str(client_address("10.0.0.2", xff, PROXIES)) == "203.0.113.9"
+    chain = f"{PADDING}, 203.0.113.9, 10.0.0.5"  # two trusted proxies
+    assert str(client_address("10.0.0.2", chain, PROXIES)) == "203.0.113.9"
+
+
+async def test_a_padded_header_stores_the_address_the_proxy_appended(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, message: Message, rows: Rows
+) -> None:
+    """Through the server: a client's 6 KB of padding, then the hop its proxy appended, in
+    one header line or in a line of the proxy's own after the client's."""
+    trusting = replace(settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    client = await aiohttp_client(create_app(trusting), headers=PERSON)
+    path = f"/o/{tokens.open_token(message)}.gif"
+    async with client.get(path, headers={"X-Forwarded-For": f"{PADDING}, 203.0.113.77"}) as resp:
+        assert resp.status == 200
+    two_lines = CIMultiDict([("X-Forwarded-For", PADDING), ("X-Forwarded-For", "198.51.100.9")])
+    async with client.get(path, headers=two_lines) as resp:
+        assert resp.status == 200
+    stored = [r["ip"] for r in rows("SELECT ip FROM hits ORDER BY id")]
+    assert stored == ["203.0.113.0", "198.51.100.0"]

@@ -10,6 +10,10 @@ from tracker.config import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# X-Forwarded-For is read from the right, at most this many hops: the proxies of a chain
+# and the client they saw. What a client wrote to the left of them is never read.
+MAX_HOPS = 16
+
 
 def _parse(value: str) -> Address | None:
     try:
@@ -22,13 +26,14 @@ def client_address(
     peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
 ) -> Address | None:
     """The peer itself, or, when the peer is a trusted proxy, the nearest untrusted hop
-    of ``X-Forwarded-For`` (read right to left, so a client cannot forge its way in)."""
+    of ``X-Forwarded-For`` (read right to left, so a client cannot forge its way in, and
+    whatever it writes in front cannot push the hop its proxy appended out)."""
     address = _parse(peer) if peer else None
     if address is None or not trusted or not forwarded_for:
         return address
     if not any(address in net for net in trusted):
         return address
-    for hop in reversed(forwarded_for[:2048].split(",")):
+    for hop in reversed(forwarded_for.rsplit(",", MAX_HOPS)[-MAX_HOPS:]):
         parsed = _parse(hop)
         if parsed is None:
             return address
