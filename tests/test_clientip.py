@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import tracemalloc
 from dataclasses import replace
 from typing import Any
 
@@ -11,8 +13,8 @@ from multidict import CIMultiDict
 
 from tests.conftest import PERSON, Rows
 from tracker.app import create_app
-from tracker.clientip import anonymise, client_address
-from tracker.config import Settings
+from tracker.clientip import AddressResolver, anonymise, client_address
+from tracker.config import Network, Settings
 from tracker.tokens import Message, Tokens
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
@@ -89,3 +91,27 @@ async def test_a_padded_header_stores_the_address_the_proxy_appended(
         assert resp.status == 200
     stored = [r["ip"] for r in rows("SELECT ip FROM hits ORDER BY id")]
     assert stored == ["203.0.113.0", "198.51.100.0"]
+
+
+@pytest.mark.parametrize("trusted", [(), PROXIES], ids=["no-proxies", "trusted-proxy"])
+def test_the_address_cache_does_not_keep_header_bytes(trusted: tuple[Network, ...]) -> None:
+    """1,500 different 8 KB X-Forwarded-For headers (what a client can vary at will) from
+    one peer leave the cache of answers about as small as one header would."""
+    resolver = AddressResolver(trusted)
+
+    def header(n: int) -> str:  # a new string each time, as each request brings its own
+        return f"{PADDING[: 8000 - 40]}, 198.18.{n // 256}.{n % 256}, 203.0.113.9"
+
+    expected = "203.0.113.0" if trusted else "10.0.0.0"
+    assert resolver.resolve("10.0.0.2", header(0)) == expected  # warm up
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        answers = {resolver.resolve("10.0.0.2", header(n)) for n in range(1, 1501)}
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert answers == {expected}
+    assert grown < 256 * 1024, f"{grown / 1e6:.1f} MB kept for 1,500 headers"
