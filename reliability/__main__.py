@@ -22,6 +22,7 @@ from pathlib import Path
 from reliability import (
     crash,
     faults,
+    heldsockets,
     ingest,
     limits,
     privacy,
@@ -51,18 +52,21 @@ class Profile:
     fault_seconds: float
     read_seconds: float
     privacy_seconds: float
+    held: tuple[float, float, float]  # head deadline, keep-alive, seconds of pixels
 
 
 PROFILES = {
-    "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3),
+    "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3,
+                  (2, 5, 12)),
     "full": Profile(100, 20, 120, 1_000_000, 100_000, 100_000, 10_000, 1000, 240, 100_000, 200,
-                    60, 600, 30),
+                    60, 600, 30, (5, 15, 40)),
 }  # fmt: skip
 
 
-def rows(p: Profile, work: Path, seed: int) -> list[Callable[[], Figure]]:
+def rows(p: Profile, work: Path, seed: int) -> dict[int, Callable[[], Figure]]:
+    """The rows by number."""
     rng = random.Random(seed)
-    return [
+    listed = [
         lambda: crash.kill_rounds(work / "01-kill", p.kill_rounds, rng),
         lambda: crash.term_rounds(work / "02-term", p.term_rounds, rng),
         lambda: rolling.rolling_restart(work / "03-roll", p.rolling_seconds),
@@ -78,6 +82,9 @@ def rows(p: Profile, work: Path, seed: int) -> list[Callable[[], Figure]]:
         lambda: reads.reads(work / "13-reads", p.read_seconds),
         lambda: privacy.privacy(work / "14-privacy", p.privacy_seconds),
     ]
+    numbered = dict(enumerate(listed, 1))
+    numbered[16] = lambda: heldsockets.held_sockets(work / "16-held", *p.held)
+    return numbered
 
 
 def machine() -> str:
@@ -89,16 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="ci")
     parser.add_argument("--markdown", type=Path, help="also write the table here (Markdown)")
-    parser.add_argument("--only", help="comma-separated row numbers (1-14) to run")
+    parser.add_argument("--only", help="comma-separated row numbers (1-16) to run")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the servers' folders")
     args = parser.parse_args(argv)
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 15))
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="reliability-"))
+    table = rows(PROFILES[args.profile], work, args.seed)
+    only = {int(n) for n in args.only.split(",")} if args.only else set(table)
     figures: list[Figure] = []
     try:
-        for number, row in enumerate(rows(PROFILES[args.profile], work, args.seed), 1):
+        for number, row in sorted(table.items()):
             if number not in only:
                 continue
             started = time.monotonic()

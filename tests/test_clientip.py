@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import tracemalloc
+from dataclasses import replace
+from typing import Any
 
 import pytest
+from multidict import CIMultiDict
 
-from tracker.clientip import anonymise, client_address
+from tests.conftest import PERSON, Rows
+from tracker.app import create_app
+from tracker.clientip import AddressResolver, anonymise, client_address
+from tracker.config import Network, Settings
+from tracker.tokens import Message, Tokens
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 
@@ -72,3 +81,56 @@ def test_anonymise_keeps_only_the_network(address: str, expected: str) -> None:
 
 def test_anonymise_full_address_when_prefix_is_whole() -> None:
     assert anonymise(ipaddress.ip_address("203.0.113.77"), 32, 128) == "203.0.113.77"
+
+
+# Hops a client can put in front of what the proxy appends: over 6 KB of them.
+PADDING = ", ".join(f"192.0.2.{n % 250 + 1}" for n in range(550))
+
+
+def test_padding_cannot_push_the_proxys_hop_out() -> None:
+    xff = f"{PADDING}, 203.0.113.9"
+    assert len(xff) > 6000
+    assert str(client_address("10.0.0.2", xff, PROXIES)) == "203.0.113.9"
+    chain = f"{PADDING}, 203.0.113.9, 10.0.0.5"  # two trusted proxies
+    assert str(client_address("10.0.0.2", chain, PROXIES)) == "203.0.113.9"
+
+
+async def test_a_padded_header_stores_the_address_the_proxy_appended(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, message: Message, rows: Rows
+) -> None:
+    """Through the server: a client's 6 KB of padding, then the hop its proxy appended, in
+    one header line or in a line of the proxy's own after the client's."""
+    trusting = replace(settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    client = await aiohttp_client(create_app(trusting), headers=PERSON)
+    path = f"/o/{tokens.open_token(message)}.gif"
+    async with client.get(path, headers={"X-Forwarded-For": f"{PADDING}, 203.0.113.77"}) as resp:
+        assert resp.status == 200
+    two_lines = CIMultiDict([("X-Forwarded-For", PADDING), ("X-Forwarded-For", "198.51.100.9")])
+    async with client.get(path, headers=two_lines) as resp:
+        assert resp.status == 200
+    stored = [r["ip"] for r in rows("SELECT ip FROM hits ORDER BY id")]
+    assert stored == ["203.0.113.0", "198.51.100.0"]
+
+
+@pytest.mark.parametrize("trusted", [(), PROXIES], ids=["no-proxies", "trusted-proxy"])
+def test_the_address_cache_does_not_keep_header_bytes(trusted: tuple[Network, ...]) -> None:
+    """1,500 different 8 KB X-Forwarded-For headers (what a client can vary at will) from
+    one peer leave the cache of answers about as small as one header would."""
+    resolver = AddressResolver(trusted)
+
+    def header(n: int) -> str:  # a new string each time, as each request brings its own
+        return f"{PADDING[: 8000 - 40]}, 198.18.{n // 256}.{n % 256}, 203.0.113.9"
+
+    expected = "203.0.113.0" if trusted else "10.0.0.0"
+    assert resolver.resolve("10.0.0.2", header(0)) == expected  # warm up
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        answers = {resolver.resolve("10.0.0.2", header(n)) for n in range(1, 1501)}
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert answers == {expected}
+    assert grown < 256 * 1024, f"{grown / 1e6:.1f} MB kept for 1,500 headers"

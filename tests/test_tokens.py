@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
-from itsdangerous import URLSafeSerializer
+import json
+import zlib
 
-from tracker.tokens import MAX_TOKEN_LENGTH, SALT_CLICK, BadToken, Click, Message, Tokens
+import pytest
+from itsdangerous import Signer, URLSafeSerializer, base64_encode
+
+from tracker.tokens import (
+    MAX_ID_LENGTH,
+    MAX_LINKS,
+    MAX_TOKEN_LENGTH,
+    SALT_CLICK,
+    SALT_OPEN,
+    BadToken,
+    Click,
+    Message,
+    Tokens,
+)
+from tracker.urls import MAX_URL_LENGTH
 
 MESSAGE = Message("2026-11-spring-sale", "customer-000123456", "spring-2026", "spring-email-v3")
 URL_100 = (
@@ -121,3 +135,32 @@ def test_an_id_holding_nul_is_neither_signed_nor_read() -> None:
     forged = Tokens(["k"])._open.dumps(["d", "r\x00", "c", "e"])
     with pytest.raises(BadToken):
         Tokens(["k"]).read_open(forged)
+
+
+def test_the_largest_real_payload_still_verifies() -> None:
+    """Four ids of 256 characters that JSON writes as 12 bytes each, and a 2,048-character
+    URL of quotes (2 bytes each): what the inflation cap must leave room for."""
+    astral = "\U0001f600" * MAX_ID_LENGTH
+    message = Message(astral, astral, astral, astral)
+    url = "https://shop.example/" + '"' * (MAX_URL_LENGTH - 21)
+    tokens = Tokens(["k"])
+    click = Click(message, MAX_LINKS - 1, url)
+    assert tokens.read_click(tokens.click_token(click)) == click
+    assert tokens.read_open(tokens.open_token(message)) == message
+
+
+def inflating_token(salt: str, *items: object, key: str = "k") -> str:
+    """A token signed with the key whose payload inflates to over 1 MB (JSON whitespace
+    before real items): what anyone holding the key, or a bug, could make."""
+    payload = ("[" + " " * 1_000_000 + ",".join(json.dumps(i) for i in items) + "]").encode()
+    token = Signer(key, salt=salt).sign(b"." + base64_encode(zlib.compress(payload, 9)))
+    assert len(token) < MAX_TOKEN_LENGTH
+    return token.decode("ascii")
+
+
+def test_a_payload_that_inflates_past_any_real_token_is_refused() -> None:
+    tokens = Tokens(["k"])
+    with pytest.raises(BadToken):
+        tokens.read_open(inflating_token(SALT_OPEN, *MESSAGE.fields()))
+    with pytest.raises(BadToken):
+        tokens.read_click(inflating_token(SALT_CLICK, *MESSAGE.fields(), 0, URL_100))

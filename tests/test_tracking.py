@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from itsdangerous.encoding import base64_decode, base64_encode
 
-from tests.conftest import Rows
+from tests.conftest import NEW_KEY, Rows
+from tests.test_tokens import inflating_token
 from tracker.routes.tracking import PIXEL
-from tracker.tokens import Click, Message, Tokens
+from tracker.tokens import SALT_CLICK, SALT_OPEN, Click, Message, Tokens
 
 
 async def test_pixel_answers_gif_and_logs_one_opened(
@@ -144,3 +145,20 @@ async def test_any_change_of_the_decoded_payload_is_refused(
         assert resp.status == 404, i
         assert "Location" not in resp.headers
     assert rows("SELECT count(*) AS n FROM hits") == [{"n": 0}]
+
+
+async def test_a_token_that_inflates_past_any_real_one_is_refused_like_a_bad_one(
+    client: TestClient, message: Message, rows: Rows
+) -> None:
+    """Signed with the configured key, but its payload inflates to over 1 MB: the pixel
+    records nothing and the link is 404, as for any bad token."""
+    key = NEW_KEY  # the newest configured key
+    pixel = await client.get(f"/o/{inflating_token(SALT_OPEN, *message.fields(), key=key)}.gif")
+    assert pixel.status == 200
+    assert await pixel.read() == PIXEL
+    link = inflating_token(SALT_CLICK, *message.fields(), 0, "https://example.com/", key=key)
+    click = await client.get(f"/c/{link}", allow_redirects=False)
+    assert click.status == 404
+    assert "Location" not in click.headers
+    assert rows("SELECT * FROM hits") == []
+    assert rows("SELECT * FROM events") == []

@@ -127,6 +127,7 @@ def serve(
             settings.shutdown_timeout,
             reuse_port,
             lambda: log.info("listening", host=settings.host, port=settings.port),
+            serving.Deadlines(settings.header_timeout, settings.keepalive_timeout),
         )
     except UnknownSchema as exc:  # a newer tracker wrote this database: refuse, plainly
         log.error("refusing to start", error=str(exc))

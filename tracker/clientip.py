@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tracker.config import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# X-Forwarded-For is read from the right, at most this many hops: the proxies of a chain
+# and the client they saw. What a client wrote to the left of them is never read.
+MAX_HOPS = 16
+# The longest text of an address (IPv6 with an embedded IPv4 and a zone); longer is not one.
+MAX_HOP = 64
+# Answers kept by AddressResolver: each entry is keyed on at most MAX_HOP characters.
+CACHE_SIZE = 16384
 
 
 def _parse(value: str) -> Address | None:
@@ -22,17 +30,38 @@ def client_address(
     peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]
 ) -> Address | None:
     """The peer itself, or, when the peer is a trusted proxy, the nearest untrusted hop
-    of ``X-Forwarded-For`` (read right to left, so a client cannot forge its way in)."""
-    address = _parse(peer) if peer else None
-    if address is None or not trusted or not forwarded_for:
+    of ``X-Forwarded-For`` (read right to left, so a client cannot forge its way in, and
+    whatever it writes in front cannot push the hop its proxy appended out)."""
+    nets = tuple(trusted)
+
+    def look(text: str) -> tuple[Address | None, bool]:
+        return _look(text, nets)
+
+    address, proxy = look(peer) if peer else (None, False)
+    if not proxy or not forwarded_for:
         return address
-    if not any(address in net for net in trusted):
-        return address
-    for hop in reversed(forwarded_for[:2048].split(",")):
-        parsed = _parse(hop)
+    return _walk(address, forwarded_for, look)
+
+
+def _look(text: str, trusted: tuple[Network, ...]) -> tuple[Address | None, bool]:
+    """The address ``text`` spells (None past MAX_HOP characters) and whether it is trusted."""
+    address = _parse(text) if len(text) <= MAX_HOP else None
+    return address, address is not None and any(address in net for net in trusted)
+
+
+def _walk(
+    proxy: Address | None,
+    forwarded_for: str,
+    look: Callable[[str], tuple[Address | None, bool]],
+) -> Address | None:
+    """The first hop from the right that ``look`` says is not trusted (or the last that
+    is, when a hop is not an address or MAX_HOPS were all trusted)."""
+    address = proxy
+    for hop in reversed(forwarded_for.rsplit(",", MAX_HOPS)[-MAX_HOPS:]):
+        parsed, trusted = look(hop.strip())
         if parsed is None:
             return address
-        if not any(parsed in net for net in trusted):
+        if not trusted:
             return parsed
         address = parsed
     return address
@@ -73,8 +102,10 @@ class AddressResolver:
     """``client_address`` then ``anonymise``, bound to the settings and cached.
 
     Parsing addresses with ``ipaddress`` costs several microseconds a hit; the same
-    clients (and proxies) come back again and again, so answers are kept in a bounded
-    in-memory cache. The full address never leaves this process.
+    clients (and proxies) come back again and again, so answers are kept in bounded
+    in-memory caches. They are keyed on what varies with the client, never on a whole
+    header: the peer's address, each hop of ``X-Forwarded-For`` that is read (at most
+    MAX_HOP characters) and the address found. The full address never leaves this process.
     """
 
     def __init__(
@@ -88,13 +119,28 @@ class AddressResolver:
         self._v4 = ipv4_prefix
         self._v6 = ipv6_prefix
         self._mode = mode
-        self.resolve = functools.lru_cache(maxsize=65536)(self._resolve)
+        cache = functools.lru_cache(maxsize=CACHE_SIZE)
+        self._look = cache(self._look_up)
+        self._stored = cache(self._stored_form)
+        self._peer = cache(self._peer_form)
 
-    def _resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
+    def resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
         """The address as stored: its network (``prefix``), nothing (``full``) or whole."""
+        if self._trusted and forwarded_for and peer:
+            address, proxy = self._look(peer)
+            if proxy:
+                return self._stored(_walk(address, forwarded_for, self._look))
+        return self._peer(peer)
+
+    def _look_up(self, text: str) -> tuple[Address | None, bool]:
+        return _look(text, self._trusted)
+
+    def _peer_form(self, peer: str | None) -> str | None:
+        return self._stored(self._look(peer)[0] if peer else None)
+
+    def _stored_form(self, address: Address | None) -> str | None:
         if self._mode == "full":
             return None
-        address = client_address(peer, forwarded_for, self._trusted)
         if self._mode == "none":
             return None if address is None else str(address)
         return anonymise(address, self._v4, self._v6)

@@ -96,6 +96,10 @@ class Settings:
     workflow_backlog: int = 50_000
     # How long a write waits for SQLite's lock (another process writing) before failing.
     busy_timeout_ms: int = 5000
+    # Seconds a request's head (request line and headers) may take from its first byte.
+    header_timeout: float = 5.0
+    # Seconds an idle connection is kept open, between requests or before the first.
+    keepalive_timeout: float = 15.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -133,6 +137,8 @@ _FLOAT_KEYS = {
     "proximity_seconds",
     "honeypot_seconds",
     "workflow_interval",
+    "header_timeout",
+    "keepalive_timeout",
 }
 _KNOWN = set(Settings.__dataclass_fields__)
 
@@ -216,6 +222,9 @@ def load(
         raise ConfigError("proximity_seconds: must be between 0 and 3")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
+    for key in ("header_timeout", "keepalive_timeout"):
+        if not 0 < getattr(settings, key) <= 3600:
+            raise ConfigError(f"{key}: must be more than 0 and at most 3600 seconds")
     return settings
 
 

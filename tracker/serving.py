@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiohttp import web
+
+from tracker.deadlines import DeadlineRunner
 
 # Longest wait for open keep-alive connections to carry one more request and close.
 DRAIN_GRACE = 1.0
@@ -58,6 +61,14 @@ async def _drain(
         await asyncio.sleep(step)
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """Seconds a request's head may take from its first byte, and an idle connection lasts."""
+
+    header_timeout: float
+    keepalive_timeout: float
+
+
 async def serve(
     app: web.Application,
     host: str,
@@ -65,10 +76,16 @@ async def serve(
     shutdown_timeout: float,
     reuse_port: bool,
     listening: Callable[[], None],
+    deadlines: Deadlines,
 ) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then drain, shut down and clean up."""
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout
+    runner = DeadlineRunner(
+        app,
+        header_timeout=deadlines.header_timeout,
+        keepalive_timeout=deadlines.keepalive_timeout,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=shutdown_timeout,
     )
     await runner.setup()
     try:
@@ -93,11 +110,14 @@ def run(
     shutdown_timeout: float,
     reuse_port: bool,
     listening: Callable[[], None],
+    deadlines: Deadlines,
 ) -> None:
     """``serve`` on ``loop`` until it returns, then close the loop."""
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(serve(app, host, port, shutdown_timeout, reuse_port, listening))
+        loop.run_until_complete(
+            serve(app, host, port, shutdown_timeout, reuse_port, listening, deadlines)
+        )
     finally:
         tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in tasks:

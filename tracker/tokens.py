@@ -18,7 +18,7 @@ from typing import Any
 from itsdangerous import URLSafeSerializer, base64_encode
 from itsdangerous.serializer import Serializer
 
-from tracker.urls import is_trackable_url, to_ascii
+from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
 from tracker.verify import BadSignature, Verifier
 
 # A token longer than this is refused before any work is done on it.
@@ -29,6 +29,9 @@ MAX_ID_LENGTH = 256
 MAX_LINKS = 100_000
 # The link number of the invisible honeypot link decorate adds: no person clicks it.
 HONEYPOT_LINK = MAX_LINKS - 1
+# The most a real payload can take once inflated: four ids whose characters JSON writes
+# as 12 bytes each (astral ones as two \u escapes), a URL of 2-byte escapes, the rest.
+MAX_PAYLOAD = 4 * MAX_ID_LENGTH * 12 + 2 * MAX_URL_LENGTH + 64
 # Payloads (compact JSON) up to this many bytes are signed uncompressed.
 COMPRESS_ABOVE = 400
 
@@ -126,10 +129,10 @@ class Tokens:
         self._click = _URLSafeSerializer(keys, salt=SALT_CLICK)
         self._unsubscribe = _URLSafeSerializer(keys, salt=SALT_UNSUBSCRIBE)
         self._view = _URLSafeSerializer(keys, salt=SALT_VIEW)
-        self._read_open = Verifier(keys, SALT_OPEN)
-        self._read_click = Verifier(keys, SALT_CLICK)
-        self._read_unsubscribe = Verifier(keys, SALT_UNSUBSCRIBE)
-        self._read_view = Verifier(keys, SALT_VIEW)
+        self._read_open = Verifier(keys, SALT_OPEN, MAX_PAYLOAD)
+        self._read_click = Verifier(keys, SALT_CLICK, MAX_PAYLOAD)
+        self._read_unsubscribe = Verifier(keys, SALT_UNSUBSCRIBE, MAX_PAYLOAD)
+        self._read_view = Verifier(keys, SALT_VIEW, MAX_PAYLOAD)
 
     # Making tokens -----------------------------------------------------------------
 

@@ -28,7 +28,9 @@ class BadSignature(ValueError):
 class Verifier:
     """Checks and decodes tokens of one salt signed with any of ``secret_keys``."""
 
-    def __init__(self, secret_keys: Sequence[str], salt: str) -> None:
+    def __init__(self, secret_keys: Sequence[str], salt: str, max_payload: int) -> None:
+        # A compressed payload that would inflate past this many bytes is refused.
+        self._max_payload = max_payload
         # Newest key first: most tokens in circulation were signed by it.
         self._macs = [
             hmac.new(Signer(key, salt=salt).derive_key(), digestmod=hashlib.sha1)
@@ -42,6 +44,15 @@ class Verifier:
             if hmac.compare_digest(base64_encode(mac.digest()), signature):
                 return True
         return False
+
+    def _inflate(self, data: bytes) -> bytes:
+        """``data`` inflated, refused past ``max_payload`` bytes: a matching signature says
+        a key signed it, not that it is small (4 KB of zlib can hold megabytes)."""
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, self._max_payload)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise BadSignature("payload is truncated or inflates past any real token")
+        return out
 
     def loads(self, token: str) -> Any:
         """The token's JSON payload; raises BadSignature unless it verifies."""
@@ -58,8 +69,7 @@ class Verifier:
         try:
             data = base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
             if compressed:
-                # Safe to inflate whole: the signature matched, so we wrote this payload.
-                data = zlib.decompress(data)
+                data = self._inflate(data)
             return json.loads(data.decode("utf-8"))
         except (binascii.Error, zlib.error, ValueError, RecursionError) as exc:
             raise BadSignature("payload cannot be decoded") from exc

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import structlog
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from tracker import metrics
 from tracker.clientip import AddressResolver
@@ -15,6 +16,15 @@ from tracker.store.base import Store, StoreUnavailable
 from tracker.tokens import Message
 
 log = structlog.get_logger("tracker.hits")
+
+
+def forwarded_for(headers: CIMultiDictProxy[str]) -> str | None:
+    """``X-Forwarded-For`` with its lines joined in order: a proxy that adds a line of its
+    own after the client's puts the hop that counts last, where a single line has it."""
+    lines = headers.getall("X-Forwarded-For", None)
+    if lines is None or len(lines) == 1:
+        return lines[0] if lines else None
+    return ",".join(lines)
 
 
 class HitRecorder:
@@ -53,7 +63,7 @@ class HitRecorder:
             outcome=outcome,
             at=self._now(),
             message=message,
-            ip=self._address(request.remote, headers.get("X-Forwarded-For")),
+            ip=self._address(request.remote, forwarded_for(headers)),
             user_agent=crop(headers.get("User-Agent"), MAX_USER_AGENT),
             event=event,
             link=link,
