@@ -17,9 +17,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests import pgserver
+from tracker import logs
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
+
+# The server's log lines go to stderr, as `tracker serve` has them: structlog's default
+# (stdout) would put a background task's line into a command's output read by a test.
+logs.configure("json", "info")
 
 API_KEY = "api-test-key"
 OLD_KEY = "signing-key-old"

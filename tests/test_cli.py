@@ -175,3 +175,19 @@ def test_db_backup_copies_a_database_in_use(workdir: Path) -> None:
     assert copied.execute("SELECT count(*) FROM hits WHERE recipient != 'w'").fetchone() == (5000,)
     again = CliRunner().invoke(main, ["db", "backup", "copy.db"])
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_a_commands_log_lines_go_to_stderr_not_into_its_output(workdir: Path) -> None:
+    """`tracker workflow run` logs its run: on stderr, so stdout holds only its answer."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tracker", "workflow", "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TRACKER_LOG_FORMAT": "json"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Workflow run: 0 events read, 0 report rows written, 0 expired hits deleted; watermark 0."
+    ]
+    assert json.loads(result.stderr.splitlines()[-1])["event"] == "tracking workflow run"

@@ -73,6 +73,12 @@ def main(ctx: click.Context) -> None:
     # the shell's umask (restored when the command ends, for callers in-process).
     before = private_umask()
     ctx.call_on_close(lambda: os.umask(before))
+    # Log lines go to stderr for every command (structlog's default is stdout, where
+    # `export` and `report --json` write their output); `serve` configures them again
+    # from its settings.
+    logs.configure(
+        os.environ.get("TRACKER_LOG_FORMAT", "auto"), os.environ.get("TRACKER_LOG_LEVEL", "info")
+    )
 
 
 @main.command()

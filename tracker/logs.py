@@ -14,6 +14,17 @@ from aiohttp.http_exceptions import HttpProcessingError
 _PHRASE = re.compile(r"[A-Za-z0-9 ,.()-]{1,100}")
 
 
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (a command run in-process, as
+    click's test runner does, swaps it): never stdout, where a command's output goes."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(log_format: str = "auto", level: str = "info") -> None:
     """Set up structlog once; ``auto`` means console for a tty, JSON otherwise."""
     as_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
@@ -32,7 +43,7 @@ def configure(log_format: str = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(_Stderr()),
         cache_logger_on_first_use=True,
     )
     # Other libraries' loggers go through the standard library.
