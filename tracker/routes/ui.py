@@ -15,9 +15,9 @@ from aiohttp import web
 from tracker.decorate import annotate_links
 from tracker.events import EventType
 from tracker.keys import PAGES, SETTINGS, STORE
-from tracker.pages import UI_HEADERS, render
+from tracker.pages import UI_HEADERS, error_page, render
 from tracker.routes.bodies import MAX_FORM, read_form
-from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES
+from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES, number
 from tracker.routes.table import RouteTable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
 from tracker.workflow import WORKFLOW
@@ -150,10 +150,11 @@ async def delivery(request: web.Request) -> web.Response:
             filters["event_type"] = None
         if filters["verdict"] not in VERDICT_NAMES:
             filters["verdict"] = None
-        after = request.query.get("after", "0")
-        items, following = await store.delivery_logs(
-            delivery, **filters, after=int(after) if after.isdigit() else 0, limit=50
-        )
+        after = number(request.query.get("after") or "0")
+        if after is None:
+            message = "after must be a position from this page's Next link (a whole number)."
+            return error_page(request, 400, "Bad request", message)
+        items, following = await store.delivery_logs(delivery, **filters, after=after, limit=50)
         query = {k: v for k, v in request.query.items() if k != "after"}
         context.update(
             logs=items,
