@@ -190,6 +190,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (delivery, client, device, type, verdict)
     ) WITHOUT ROWID;
     """,
+    # 11: the dashboard's sessions (by the SHA-256 of their id) and failed logins.
+    """
+    CREATE TABLE ui_sessions (
+        digest TEXT PRIMARY KEY,
+        key_print TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE ui_login_failures (client TEXT NOT NULL, at INTEGER NOT NULL);
+    CREATE INDEX ui_login_failures_client ON ui_login_failures (client, at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
