@@ -5,6 +5,7 @@ other sites' forms."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -15,6 +16,7 @@ from tests.test_reports import trusting_app
 from tests.test_sending import Clock
 from tracker.app import create_app
 from tracker.config import Settings
+from tracker.store.sqlite import SQLiteStore
 
 OTHER_KEY = "second-api-key"
 
@@ -149,3 +151,15 @@ async def test_login_and_logout_refuse_other_sites(aiohttp_client: Any, settings
     )
     assert resp.status == 303
     assert await page_status(client, cookie) == 303
+
+
+async def test_a_failing_store_answers_503_and_the_server_still_starts(
+    aiohttp_client: Any, settings: Settings, tmp_path: Path
+) -> None:
+    store = SQLiteStore(tmp_path / "failing.db", fault_rate=1.0)  # every write fails
+    client = await aiohttp_client(create_app(settings, store=store))
+    resp = await client.post("/ui/login", data={"key": API_KEY}, allow_redirects=False)
+    assert resp.status == 503 and resp.headers["Retry-After"] == "1"
+    assert "tracker_ui" not in resp.cookies
+    resp = await client.post("/ui/login", data={"key": "wrong"}, allow_redirects=False)
+    assert resp.status == 503

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
+import structlog
 from aiohttp import web
 
 from tracker.decorate import annotate_links
@@ -22,9 +23,11 @@ from tracker.routes.bodies import MAX_FORM, read_form
 from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES, number
 from tracker.routes.table import RouteTable
 from tracker.routes.ui_guard import LoginThrottle, same_site
+from tracker.store.base import StoreUnavailable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
 from tracker.workflow import WORKFLOW
 
+log = structlog.get_logger("tracker.ui")
 routes = RouteTable()
 
 SESSIONS = web.AppKey("ui_sessions", Sessions)
@@ -45,8 +48,18 @@ def now(request: web.Request) -> int:
     return int(request.config_dict[CLOCK]().timestamp())
 
 
+def unavailable() -> web.HTTPServiceUnavailable:
+    """A 503 to raise when the store cannot read or keep a session or a failed login."""
+    return web.HTTPServiceUnavailable(
+        text="The database is unavailable: try again in a moment.", headers={"Retry-After": "1"}
+    )
+
+
 async def signed_in(request: web.Request) -> bool:
-    return await sessions(request).valid(request.cookies.get(COOKIE), now(request))
+    try:
+        return await sessions(request).valid(request.cookies.get(COOKIE), now(request))
+    except StoreUnavailable:
+        raise unavailable() from None
 
 
 def check_origin(request: web.Request) -> None:
@@ -89,6 +102,13 @@ async def login_form(request: web.Request) -> web.Response:
 @routes.post("/ui/login")
 async def login(request: web.Request) -> web.Response:
     check_origin(request)
+    try:
+        return await _login(request)
+    except StoreUnavailable:
+        raise unavailable() from None
+
+
+async def _login(request: web.Request) -> web.Response:
     throttle = request.config_dict[THROTTLE]
     client = throttle.client(request)
     moment = now(request)
@@ -128,7 +148,10 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/ui/logout")
 async def logout(request: web.Request) -> web.Response:
     check_origin(request)
-    await sessions(request).logout(request.cookies.get(COOKIE))
+    try:
+        await sessions(request).logout(request.cookies.get(COOKIE))
+    except StoreUnavailable:
+        raise unavailable() from None
     response = web.HTTPSeeOther("/ui/login")
     response.del_cookie(COOKIE, path="/ui/")
     raise response
@@ -263,8 +286,15 @@ async def workflow(request: web.Request) -> web.Response:
 
 
 async def end_stale_sessions(app: web.Application) -> AsyncIterator[None]:
-    """At start (the store open): end the sessions of removed keys and the expired ones."""
-    await app[SESSIONS].end_stale(int(app[CLOCK]().timestamp()))
+    """At start (the store open): end the sessions of removed keys and the expired ones.
+
+    A store that cannot write now does not stop the server: the sessions of removed keys
+    are refused anyway (their MAC no longer verifies), and the next start tidies them.
+    """
+    try:
+        await app[SESSIONS].end_stale(int(app[CLOCK]().timestamp()))
+    except StoreUnavailable as exc:
+        log.warning("dashboard sessions not tidied at start", error=str(exc))
     yield
 
 

@@ -34,13 +34,12 @@ def origin_of(url: str) -> str | None:
     """``scheme://host[:port]`` of an http(s) URL, lowercased; None for anything else."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
 
 
 def same_site(request: web.Request, base_url: str) -> bool:
