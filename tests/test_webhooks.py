@@ -174,3 +174,55 @@ async def test_kill_9_mid_delivery_resends_at_most_the_batch_in_flight(tmp_path:
             last = int(event["cursor"])
             kept.append(event["id"])
     assert kept == [f"ev-{i}" for i in range(450)]
+
+
+async def test_a_redirect_is_a_failure_and_logs_carry_no_credentials(tmp_path: Path) -> None:
+    """A 307 would re-post the signed batch elsewhere: it is a failure, retried, and the
+    second endpoint gets nothing. Log lines name endpoints without userinfo or query."""
+    elsewhere = Receiver(failures=0)
+    target = await serve(elsewhere)
+    redirects = 0
+
+    async def redirect(request: web.Request) -> web.Response:
+        nonlocal redirects
+        redirects += 1
+        await request.read()
+        raise web.HTTPTemporaryRedirect(str(target.make_url("/hook")))
+
+    app = web.Application()
+    app.router.add_post("/hook", redirect)
+    redirecting = TestServer(app, host="127.0.0.1")
+    await redirecting.start_server()
+    closed = free_port()  # nothing listens: a connection error, logged
+    shown = [f"http://127.0.0.1:{port}/hook" for port in (redirecting.port, closed)]
+    urls = [u.replace("//", "//hookuser:pass-in-url@") + "?token=query-secret" for u in shown]
+    env = clean_env(
+        TRACKER_DATA_DIR=str(tmp_path / "data"),
+        TRACKER_SECRET_KEYS="k",
+        TRACKER_API_KEYS=API_KEY,
+        TRACKER_LOG_FORMAT="json",
+        TRACKER_WEBHOOK_URLS=",".join(urls),
+        TRACKER_WEBHOOK_SECRET=SECRET,
+        TRACKER_WEBHOOK_INTERVAL="0.02",
+    )
+    server = ServerProcess(tmp_path, env, free_port())
+    try:
+        server.start()
+        await asyncio.to_thread(server.wait_healthy)
+        await send_events(Base(server.base_url), range(3))
+        for _ in range(800):  # the first try and its retry after 0.5 s of backoff
+            if redirects >= 2:
+                break
+            await asyncio.sleep(0.025)
+        assert redirects >= 2, "a redirect is a failure, so the batch is sent again"
+    finally:
+        server.stop()
+        await redirecting.close()
+        await target.close()
+
+    assert elsewhere.requests == 0, "the redirect's target got nothing"
+    log = server.log_text()
+    assert "pass-in-url" not in log and "query-secret" not in log and "hookuser" not in log
+    failures = [r for r in server.log_records() if r.get("event", "").startswith("webhook")]
+    logged = {(r["url"], r.get("status")) for r in failures}
+    assert (shown[0], 307) in logged and (shown[1], None) in logged, failures

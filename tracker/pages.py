@@ -33,8 +33,12 @@ def environment() -> Environment:
 
 
 # The dashboard runs tracker's own scripts and shows a delivery's HTML in a sandboxed frame.
+# Its referrer policy is same-origin, not no-referrer: under no-referrer a browser sends
+# "Origin: null" with the dashboard's own forms, and login and logout check the Origin.
+# Other sites still get no referrer.
 UI_HEADERS = {
     **PAGE_HEADERS,
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "SAMEORIGIN",
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "

@@ -10,8 +10,11 @@ Each configured endpoint gets ``POST {"events": [...]}`` (the items of
 A receiver recomputes the HMAC over the raw body, compares in constant time, and refuses
 timestamps older than a few minutes. A batch is sent until the endpoint answers 2xx
 (backing off up to a minute between tries); only then is the cursor saved, so a restart
-resumes after the last acknowledged batch and nothing is lost. Each event carries its
-``id`` and ``cursor``: a receiver that must never see one twice keeps the last cursor.
+resumes after the last acknowledged batch and nothing is lost. Redirects are not followed
+(a 3xx would re-post the signed batch elsewhere): they are failures, retried like a 5xx.
+Log lines name the endpoint without its userinfo or query, which may hold credentials.
+Each event carries its ``id`` and ``cursor``: a receiver that must never see one twice
+keeps the last cursor.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 import structlog
 from aiohttp import web
+from yarl import URL
 
 from tracker.keys import SETTINGS, STORE
 from tracker.store.base import Store, WebhookCursor
@@ -35,6 +39,14 @@ log = structlog.get_logger("tracker.webhooks")
 
 MAX_BACKOFF = 60.0
 TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+def loggable(url: str) -> str:
+    """``url`` without userinfo, query or fragment: safe to put in a log line."""
+    try:
+        return str(URL(url).with_user(None).with_query(None).with_fragment(None))
+    except ValueError:
+        return "(unparsable URL)"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -57,6 +69,7 @@ class WebhookSender:
         now: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
+        self.shown = loggable(url)
         self._secret = secret
         self._store = store
         self._session = session
@@ -80,11 +93,16 @@ class WebhookSender:
             "X-Tracker-Signature": sign(self._secret, timestamp, body),
         }
         try:
-            async with self._session.post(self.url, data=body, headers=headers) as resp:
+            async with self._session.post(
+                self.url, data=body, headers=headers, allow_redirects=False
+            ) as resp:
                 await resp.read()
-                return 200 <= resp.status < 300
+                if 200 <= resp.status < 300:
+                    return True
+                log.warning("webhook refused", url=self.shown, status=resp.status)
+                return False
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("webhook failed", url=self.url, error=type(exc).__name__)
+            log.warning("webhook failed", url=self.shown, error=type(exc).__name__)
             return False
 
     async def run(self) -> None:
@@ -128,7 +146,7 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         )  # fmt: skip
         for url in settings.webhook_urls
     ]
-    tasks = [asyncio.create_task(s.run(), name=f"webhook {s.url}") for s in senders]
+    tasks = [asyncio.create_task(s.run(), name=f"webhook {s.shown}") for s in senders]
     yield
     for sender in senders:
         sender.stopping.set()

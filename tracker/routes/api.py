@@ -23,7 +23,7 @@ from tracker.routes.replies import (
 from tracker.routes.sending import routes as sending_routes
 from tracker.routes.table import RouteTable, add_fallback
 from tracker.store.base import StoreUnavailable
-from tracker.tokens import MAX_ID_LENGTH
+from tracker.tokens import MAX_ID_LENGTH, MAX_LINKS
 
 routes = RouteTable()
 
@@ -125,7 +125,7 @@ async def logs(request: web.Request) -> web.Response:
         delivery,
         event_type=event_type,
         recipient=recipient,
-        link=query_int(request, "link"),
+        link=query_int(request, "link", most=MAX_LINKS - 1),
         since=query_time(request, "since"),
         until=query_time(request, "until"),
         verdict=verdict,

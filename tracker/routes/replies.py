@@ -60,12 +60,28 @@ async def json_body(request: web.Request, what: str) -> Any:
         raise bad_request(f"The body must be {what}.") from None
 
 
+# The largest cursor or id a store holds (a signed 64-bit column).
+MAX_INT64 = 2**63 - 1
+
+
+def number(text: str, least: int = 0, most: int = MAX_INT64) -> int | None:
+    """``text`` as a whole number from ``least`` to ``most``, or None.
+
+    Only ASCII digits count (``isdigit()`` also takes "²" and other scripts' digits, which
+    ``int()`` refuses), and their length is checked before ``int()`` sees them.
+    """
+    if not 0 < len(text) <= len(str(most)) or not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if least <= value <= most else None
+
+
 def query_limit(request: web.Request, default: int, most: int) -> int:
     """``?limit=``, 1 to ``most``; 400 otherwise."""
-    text = request.query.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= most:
+    value = number(request.query.get("limit", str(default)), 1, most)
+    if value is None:
         raise bad_request(f"limit must be between 1 and {most}")
-    return int(text)
+    return value
 
 
 def query_event_type(request: web.Request) -> str | None:
@@ -105,11 +121,14 @@ def query_time(request: web.Request, name: str) -> str | None:
     return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-def query_int(request: web.Request, name: str, default: int | None = None) -> int | None:
-    """``?name=`` as a non-negative integer; 400 otherwise."""
-    value = request.query.get(name)
-    if value is None or value == "":
+def query_int(
+    request: web.Request, name: str, default: int | None = None, most: int = MAX_INT64
+) -> int | None:
+    """``?name=`` as a whole number from 0 to ``most``; 400 otherwise."""
+    text = request.query.get(name)
+    if text is None or text == "":
         return default
-    if not value.isdigit() or len(value) > 18:
-        raise bad_request(f"{name} must be a non-negative integer")
-    return int(value)
+    value = number(text, 0, most)
+    if value is None:
+        raise bad_request(f"{name} must be a whole number from 0 to {most}")
+    return value

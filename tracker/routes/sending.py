@@ -10,7 +10,14 @@ from aiohttp import web
 from tracker.events import iso
 from tracker.ingest import BadItem, parse_item
 from tracker.keys import CLOCK, STORE
-from tracker.routes.replies import error, json_body, path_id, query_event_type, query_limit
+from tracker.routes.replies import (
+    error,
+    json_body,
+    number,
+    path_id,
+    query_event_type,
+    query_limit,
+)
 from tracker.routes.table import RouteTable
 from tracker.rules import mailability
 from tracker.tokens import MAX_ID_LENGTH
@@ -73,12 +80,12 @@ async def get_events(request: web.Request) -> web.Response:
     Each item carries its ``cursor``; ``next`` is the cursor to ask for the next page, or
     null once everything stored so far has been read (resume from the last item's cursor).
     """
-    after_text = request.query.get("after") or "0"
-    if not after_text.isdigit() or len(after_text) > 19:
+    after = number(request.query.get("after") or "0")
+    if after is None:
         return error(400, "bad_request", "after must be a cursor from an earlier answer")
     limit = query_limit(request, 500, MAX_PAGE)
     event_type = query_event_type(request)
-    items = await request.config_dict[STORE].events_after(int(after_text), limit, event_type)
+    items = await request.config_dict[STORE].events_after(after, limit, event_type)
     full = len(items) == limit
     return web.json_response({"items": items, "next": items[-1]["cursor"] if full else None})
 

@@ -7,24 +7,31 @@ API, people only unless ``?bots=include``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 from urllib.parse import urlencode
 
+import structlog
 from aiohttp import web
 
 from tracker.decorate import annotate_links
 from tracker.events import EventType
-from tracker.keys import PAGES, SETTINGS, STORE
-from tracker.pages import UI_HEADERS, render
+from tracker.keys import CLOCK, PAGES, SETTINGS, STORE
+from tracker.pages import UI_HEADERS, error_page, render
 from tracker.routes.bodies import MAX_FORM, read_form
-from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES
+from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES, number
 from tracker.routes.table import RouteTable
+from tracker.routes.ui_guard import LoginThrottle, same_site
+from tracker.store.base import StoreUnavailable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
 from tracker.workflow import WORKFLOW
 
+log = structlog.get_logger("tracker.ui")
 routes = RouteTable()
 
 SESSIONS = web.AppKey("ui_sessions", Sessions)
+THROTTLE = web.AppKey("ui_login_throttle", LoginThrottle)
 TABS = [("stats", "Tracking statistics"), ("urls", "URLs and click streams"),
         ("hot", "Hot clicks"), ("logs", "Tracking logs")]  # fmt: skip
 FIGURES = [("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounced", "hard_bounced"),
@@ -37,8 +44,28 @@ def sessions(request: web.Request) -> Sessions:
     return request.config_dict[SESSIONS]
 
 
-def signed_in(request: web.Request) -> bool:
-    return sessions(request).valid(request.cookies.get(COOKIE))
+def now(request: web.Request) -> int:
+    return int(request.config_dict[CLOCK]().timestamp())
+
+
+def unavailable() -> web.HTTPServiceUnavailable:
+    """A 503 to raise when the store cannot read or keep a session or a failed login."""
+    return web.HTTPServiceUnavailable(
+        text="The database is unavailable: try again in a moment.", headers={"Retry-After": "1"}
+    )
+
+
+async def signed_in(request: web.Request) -> bool:
+    try:
+        return await sessions(request).valid(request.cookies.get(COOKIE), now(request))
+    except StoreUnavailable:
+        raise unavailable() from None
+
+
+def check_origin(request: web.Request) -> None:
+    """403 for a login or logout form another site made (tracker.routes.ui_guard)."""
+    if not same_site(request, request.config_dict[SETTINGS].base_url):
+        raise web.HTTPForbidden(text="This form was not sent from this site.")
 
 
 async def page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
@@ -74,13 +101,37 @@ async def login_form(request: web.Request) -> web.Response:
 
 @routes.post("/ui/login")
 async def login(request: web.Request) -> web.Response:
+    check_origin(request)
+    try:
+        return await _login(request)
+    except StoreUnavailable:
+        raise unavailable() from None
+
+
+async def _login(request: web.Request) -> web.Response:
+    throttle = request.config_dict[THROTTLE]
+    client = throttle.client(request)
+    moment = now(request)
+    wait = await throttle.wait(client, moment)
+    if wait:
+        minutes = math.ceil(wait / 60)
+        failed = f"Too many failed logins from your network: try again in {minutes} min."
+        resp = await page(request, "ui_login.html", 429, signed_in=False, failed=failed)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
     form = await read_form(request)
     if form is None:  # over MAX_FORM: a key is a few bytes
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_FORM)
     presented = form.get("key")
-    cookie = sessions(request).login(presented) if isinstance(presented, str) else None
+    cookie = (
+        await sessions(request).login(presented, moment, client)
+        if isinstance(presented, str)
+        else None
+    )
     if cookie is None:
-        return await page(request, "ui_login.html", 403, signed_in=False, failed=True)
+        await throttle.failed(client, moment)
+        failed = "That key is not valid."
+        return await page(request, "ui_login.html", 403, signed_in=False, failed=failed)
     response = web.HTTPSeeOther("/ui/")
     response.set_cookie(
         COOKIE,
@@ -96,6 +147,11 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/ui/logout")
 async def logout(request: web.Request) -> web.Response:
+    check_origin(request)
+    try:
+        await sessions(request).logout(request.cookies.get(COOKIE))
+    except StoreUnavailable:
+        raise unavailable() from None
     response = web.HTTPSeeOther("/ui/login")
     response.del_cookie(COOKIE, path="/ui/")
     raise response
@@ -103,7 +159,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/ui/")
 async def deliveries(request: web.Request) -> web.Response:
-    if not signed_in(request):
+    if not await signed_in(request):
         to_login()
     search = request.query.get("q", "")[:MAX_ID]
     newest = request.query.get("sort", "newest") != "oldest"
@@ -113,7 +169,7 @@ async def deliveries(request: web.Request) -> web.Response:
 
 @routes.get("/ui/deliveries/{delivery}")
 async def delivery(request: web.Request) -> web.Response:
-    if not signed_in(request):
+    if not await signed_in(request):
         to_login()
     delivery = request.match_info["delivery"][:MAX_ID]
     if not await request.config_dict[STORE].delivery_known(delivery):
@@ -152,10 +208,11 @@ async def delivery(request: web.Request) -> web.Response:
             filters["event_type"] = None
         if filters["verdict"] not in VERDICT_NAMES:
             filters["verdict"] = None
-        after = request.query.get("after", "0")
-        items, following = await store.delivery_logs(
-            delivery, **filters, after=int(after) if after.isdigit() else 0, limit=50
-        )
+        after = number(request.query.get("after") or "0")
+        if after is None:
+            message = "after must be a position from this page's Next link (a whole number)."
+            return error_page(request, 400, "Bad request", message)
+        items, following = await store.delivery_logs(delivery, **filters, after=after, limit=50)
         query = {k: v for k, v in request.query.items() if k != "after"}
         context.update(
             logs=items,
@@ -204,7 +261,7 @@ def client_bars(clients: list[dict[str, Any]], width: int = 430) -> list[dict[st
 
 @routes.get("/ui/recipients/{recipient}")
 async def recipient(request: web.Request) -> web.Response:
-    if not signed_in(request):
+    if not await signed_in(request):
         to_login()
     person = request.match_info["recipient"][:MAX_ID]
     types = [t.value for t in EventType]
@@ -223,15 +280,31 @@ async def recipient(request: web.Request) -> web.Response:
 
 @routes.get("/ui/workflow")
 async def workflow(request: web.Request) -> web.Response:
-    if not signed_in(request):
+    if not await signed_in(request):
         to_login()
     runs = await request.config_dict[STORE].workflow_runs(50)
     health = await request.config_dict[WORKFLOW].health()
     return await page(request, "ui_workflow.html", runs=runs, health=health)
 
 
+async def end_stale_sessions(app: web.Application) -> AsyncIterator[None]:
+    """At start (the store open): end the sessions of removed keys and the expired ones.
+
+    A store that cannot write now does not stop the server: the sessions of removed keys
+    are refused anyway (their MAC no longer verifies), and the next start tidies them.
+    """
+    try:
+        await app[SESSIONS].end_stale(int(app[CLOCK]().timestamp()))
+    except StoreUnavailable as exc:
+        log.warning("dashboard sessions not tidied at start", error=str(exc))
+    yield
+
+
 def setup(app: web.Application) -> None:
-    """Add the dashboard to ``app`` (its settings must hold the keys)."""
+    """Add the dashboard to ``app`` (its settings and store must be set; the store's
+    context must already be in ``cleanup_ctx``)."""
     settings = app[SETTINGS]
-    app[SESSIONS] = Sessions(settings.secret_keys, settings.api_keys)
+    app[SESSIONS] = Sessions(settings.api_keys, app[STORE])
+    app[THROTTLE] = LoginThrottle(settings, app[STORE])
+    app.cleanup_ctx.append(end_stale_sessions)
     app.add_routes(routes)

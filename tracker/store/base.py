@@ -47,6 +47,14 @@ class WebhookCursor:
     cursor: int
 
 
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """Statements on the dashboard's sessions and failed logins, in SQLite's spelling of
+    SQL (the PostgreSQL store translates them), committed in the writer's group."""
+
+    statements: tuple[tuple[str, tuple[Any, ...]], ...]
+
+
 class StoreUnavailable(RuntimeError):
     """A write could not be committed; the caller's hit is not stored."""
 
@@ -159,3 +167,21 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise if the database cannot be read."""
+
+    async def start_session(self, digest: str, key_print: str, expires: int, client: str) -> None:
+        """Keep a dashboard session (by its id's digest) and forget the client's failures."""
+
+    async def session(self, digest: str) -> tuple[str, int] | None:
+        """A session's key fingerprint and expiry (epoch seconds), or None."""
+
+    async def end_session(self, digest: str) -> None:
+        """End one session (logout)."""
+
+    async def end_sessions_except(self, key_prints: list[str], now: int) -> None:
+        """End the sessions of every key but ``key_prints``, and the expired ones."""
+
+    async def login_failed(self, client: str, at: int, window: int) -> None:
+        """Count a failed login from ``client``; drop failures older than ``window``."""
+
+    async def login_failures(self, client: str, since: int) -> tuple[int, int | None]:
+        """How many failed logins ``client`` made since ``since``, and the oldest's time."""

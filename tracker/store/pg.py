@@ -17,11 +17,18 @@ import asyncpg
 from tracker import metrics
 from tracker.events import Hit
 from tracker.store import pg_admin, pg_writes
-from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
+from tracker.store.base import (
+    DeliveryTemplate,
+    EventBatch,
+    SessionChange,
+    StoreUnavailable,
+    WebhookCursor,
+)
 from tracker.store.pg_schema import ensure_partitions, lock_key, migrate
 from tracker.store.pg_sql import plain, translate
 from tracker.store.reads import Reads
 from tracker.store.scoring import Rescore, Scoring
+from tracker.store.sessions import SessionRecords
 from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun
 from tracker.store.writer import GroupWriter, WriterClosed
 from tracker.store.writes import Unit, Writes, with_retries
@@ -42,7 +49,7 @@ RETRIED = (
 FAILED = (*RETRIED, asyncpg.PostgresError, WriterClosed)
 
 
-class PostgresStore(Reads, Writes):
+class PostgresStore(Reads, Writes, SessionRecords):
     """Hits and events in PostgreSQL; see tracker.store.base.Store."""
 
     def __init__(
@@ -145,6 +152,10 @@ class PostgresStore(Reads, Writes):
                 await pg_admin.run(conn, unit)
             elif isinstance(unit, FailedRun):
                 await pg_admin.record_failure(conn, unit)
+            elif isinstance(unit, SessionChange):
+                for sql, params in unit.statements:
+                    text, args = translate(sql, params)
+                    await conn.execute(text, *args)
         return months
 
     # Reads (the queries are tracker.store.reads') ----------------------------------

@@ -171,6 +171,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX recipient_copies_at ON recipient_copies (delivery, at);
     UPDATE deliveries SET html = '';
     """,
+    # 3: SQLite's 12, the dashboard's sessions (by the SHA-256 of their id) and failed logins.
+    """
+    CREATE TABLE ui_sessions (
+        digest text PRIMARY KEY,
+        key_print text NOT NULL,
+        expires bigint NOT NULL
+    );
+    CREATE TABLE ui_login_failures (client text NOT NULL, at bigint NOT NULL);
+    CREATE INDEX ui_login_failures_client ON ui_login_failures (client, at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -207,6 +207,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX recipient_copies_at ON recipient_copies (delivery, at);
     UPDATE deliveries SET html = '';
     """,
+    # 12: the dashboard's sessions (by the SHA-256 of their id) and failed logins.
+    """
+    CREATE TABLE ui_sessions (
+        digest TEXT PRIMARY KEY,
+        key_print TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE ui_login_failures (client TEXT NOT NULL, at INTEGER NOT NULL);
+    CREATE INDEX ui_login_failures_client ON ui_login_failures (client, at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

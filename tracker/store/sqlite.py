@@ -17,9 +17,16 @@ from tracker.config import Settings
 from tracker.events import Hit
 from tracker.filemodes import create_private
 from tracker.store import sqlite_workflow as workflow
-from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
+from tracker.store.base import (
+    DeliveryTemplate,
+    EventBatch,
+    SessionChange,
+    StoreUnavailable,
+    WebhookCursor,
+)
 from tracker.store.reads import Reads
 from tracker.store.schema import migrate
+from tracker.store.sessions import SessionRecords
 from tracker.store.sqlite_privacy import Forget, Purge, forget, purge
 from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
 from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
@@ -57,7 +64,7 @@ def connect(
     return conn
 
 
-class SQLiteStore(Reads, Writes):
+class SQLiteStore(Reads, Writes, SessionRecords):
     """Hits and events in one SQLite file; see tracker.store.base.Store."""
 
     def __init__(
@@ -169,6 +176,9 @@ class SQLiteStore(Reads, Writes):
                     workflow.run(conn, unit)
                 elif isinstance(unit, FailedRun):
                     workflow.record_failure(conn, unit)
+                elif isinstance(unit, SessionChange):
+                    for sql, params in unit.statements:
+                        conn.execute(sql, params)
             if fault is not None:
                 raise sqlite3.OperationalError(fault[0])
             conn.execute("COMMIT")

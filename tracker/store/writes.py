@@ -11,7 +11,13 @@ import structlog
 from tracker import metrics
 from tracker.events import Hit
 from tracker.ingest import SendEvent
-from tracker.store.base import DeliveryTemplate, EventBatch, StoreUnavailable, WebhookCursor
+from tracker.store.base import (
+    DeliveryTemplate,
+    EventBatch,
+    SessionChange,
+    StoreUnavailable,
+    WebhookCursor,
+)
 from tracker.store.scoring import Rescore
 from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun, person_hash
 
@@ -31,6 +37,7 @@ Unit = (
     | Purge
     | WorkflowRun
     | FailedRun
+    | SessionChange
 )
 
 
