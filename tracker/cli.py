@@ -205,14 +205,18 @@ def decorate(
 @click.argument("message_file", type=click.File("rb"))
 @click.option(
     "--post/--no-post",
-    default=True,
-    help="POST a one-click unsubscribe to the message's URL (use a seed address).",
+    default=False,
+    help="Also POST a real one-click unsubscribe to the message's URL: it unsubscribes the "
+    "message's recipient (use a seed address). Default: off.",
 )
 @click.option("--cafile", default=None, help="Trust this CA bundle for the POST (staging).")
 def check(
     config_path: Path | None, message_file: IO[bytes], post: bool, cafile: str | None
 ) -> None:
-    """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel."""
+    """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel.
+
+    Changes nothing unless --post is given.
+    """
     from tracker.check import check_message
     from tracker.tokens import Tokens
 
@@ -221,6 +225,10 @@ def check(
     results = check_message(message_file.read(), tokens, post=post, cafile=cafile)
     for result in results:
         click.echo(f"{'PASS' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
+    if not post:
+        click.echo(
+            "SKIP  one-click POST: not sent (--post sends it and unsubscribes the recipient)"
+        )
     if not all(result.ok for result in results):
         sys.exit(1)
 
