@@ -39,12 +39,18 @@ def config_option(func: F) -> F:
     )(func)
 
 
+class OperatorError(click.ClickException):
+    """An operator's mistake: one line that names it (no traceback), exit status 2."""
+
+    exit_code = 2
+
+
 def settings_from(config_path: Path | None, **overrides: Any) -> Settings:
     """Load settings, turning a bad value into a clear command-line error."""
     try:
         return with_generated_secrets(load(config_path, **overrides))
     except ConfigError as exc:
-        raise click.UsageError(f"configuration: {exc}") from None
+        raise OperatorError(f"configuration: {exc}") from None
 
 
 def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:

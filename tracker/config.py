@@ -22,6 +22,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 SIGNALS = ("method", "user_agent", "network", "after_send", "proximity", "honeypot")
 
 
+# The shortest key accepted (generated keys have 43 characters: 256 bits, URL-safe).
+MIN_KEY_LENGTH = 32
+_KEY_SETTINGS = ("secret_keys", "api_keys", "forget_key", "webhook_secret")
+
+
 class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the key."""
 
@@ -216,7 +221,20 @@ def load(
         raise ConfigError("proximity_seconds: must be between 0 and 3")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
+    for name in _KEY_SETTINGS:
+        value = getattr(settings, name)
+        _check_keys(name, (value,) if isinstance(value, str) else value)
     return settings
+
+
+def _check_keys(name: str, keys: tuple[str, ...], where: str = "") -> None:
+    """Refuse a key anyone could guess: shorter than ``MIN_KEY_LENGTH`` (never print it)."""
+    for key in keys:
+        if key and len(key) < MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"{name}: a key{where} is too short ({len(key)} characters); use at least "
+                f"{MIN_KEY_LENGTH} characters, e.g. from `openssl rand -base64 32`"
+            )
 
 
 def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
@@ -229,19 +247,26 @@ def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
+def _generated(name: str, path: Path) -> tuple[str, ...]:
+    """The keys of setting ``name`` kept in ``path`` (generated if absent), checked."""
+    keys = _read_or_create(path, new_key())
+    _check_keys(name, keys, f" in {path}")
+    return keys
+
+
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill missing secret and API keys from files in the data directory, creating them."""
     # The data directory holds secrets and personal data: only its owner may read it.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     changes: dict[str, Any] = {}
     if not settings.secret_keys:
-        changes["secret_keys"] = _read_or_create(secret_keys_file(settings), new_key())
+        changes["secret_keys"] = _generated("secret_keys", secret_keys_file(settings))
     if not settings.api_keys:
-        changes["api_keys"] = _read_or_create(settings.data_dir / "api_key", new_key())
+        changes["api_keys"] = _generated("api_keys", settings.data_dir / "api_key")
     if not settings.forget_key:
-        changes["forget_key"] = _read_or_create(settings.data_dir / "forget_key", new_key())[0]
+        changes["forget_key"] = _generated("forget_key", settings.data_dir / "forget_key")[0]
     if settings.webhook_urls and not settings.webhook_secret:
-        secret = _read_or_create(settings.data_dir / "webhook_secret", new_key())
+        secret = _generated("webhook_secret", settings.data_dir / "webhook_secret")
         changes["webhook_secret"] = secret[0]
     return replace(settings, **changes) if changes else settings
 
