@@ -130,6 +130,11 @@ def serve(
     except UnknownSchema as exc:  # a newer tracker wrote this database: refuse, plainly
         log.error("refusing to start", error=str(exc))
         raise click.ClickException(str(exc)) from None
+    except serving.StoreFailed as exc:
+        where = _describe_database(settings)
+        raise OperatorError(f"cannot open the database {where}: {exc}") from None
+    except serving.ListenFailed as exc:
+        raise OperatorError(str(exc)) from None
     log.info("stopped")
 
 

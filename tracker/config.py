@@ -7,6 +7,7 @@ so that ``tracker serve`` works with no configuration at all.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 import tomllib
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -130,7 +132,25 @@ _INT_KEYS = {
     "busy_timeout_ms",
     "workflow_backlog",
 }
-_CHOICES = {"anonymise_ip": ("prefix", "full", "none"), "tracking": ("on", "off")}
+_CHOICES = {
+    "anonymise_ip": ("prefix", "full", "none"),
+    "tracking": ("on", "off"),
+    "log_format": ("auto", "json", "console"),
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+}
+# Inclusive bounds of the numbers; None: no upper bound.
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "port": (0, 65535),
+    "max_group": (1, None),
+    "webhook_batch": (1, None),
+    "max_body": (1, None),
+    "busy_timeout_ms": (0, None),
+    "workflow_backlog": (0, None),
+    "shutdown_timeout": (0, None),
+    "after_send_seconds": (0, None),
+    "honeypot_seconds": (0, None),
+    "workflow_interval": (0, None),
+}
 _FLOAT_KEYS = {
     "shutdown_timeout",
     "webhook_interval",
@@ -221,10 +241,35 @@ def load(
         raise ConfigError("proximity_seconds: must be between 0 and 3")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
+    _check_values(settings)
     for name in _KEY_SETTINGS:
         value = getattr(settings, name)
         _check_keys(name, (value,) if isinstance(value, str) else value)
     return settings
+
+
+def _check_values(settings: Settings) -> None:
+    """Refuse numbers out of range, a base URL that is not http(s), an unknown database."""
+    for name, (low, high) in _RANGES.items():
+        value = getattr(settings, name)
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise ConfigError(f"{name}: must be {bounds}, not {value}")
+    if not settings.webhook_interval > 0 or not math.isfinite(settings.webhook_interval):
+        raise ConfigError("webhook_interval: must be more than 0 seconds")
+    base = urlsplit(settings.base_url)
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise ConfigError(
+            f"base_url: must be http(s)://host[:port], not {settings.base_url[:60]!r}"
+        )
+    if not settings.host:
+        raise ConfigError("host: must be an address to listen on (0.0.0.0, 127.0.0.1, ::)")
+    url = settings.database_url
+    if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError(
+            "database_url: must be sqlite:///PATH or postgresql://…, "
+            f"not {url.split(':', 1)[0][:20]}://…"
+        )
 
 
 def _check_keys(name: str, keys: tuple[str, ...], where: str = "") -> None:
@@ -256,6 +301,14 @@ def _generated(name: str, path: Path) -> tuple[str, ...]:
 
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill missing secret and API keys from files in the data directory, creating them."""
+    try:
+        return _with_generated_secrets(settings)
+    except OSError as exc:  # a read-only or missing directory, a full disk: name it
+        where = exc.filename or settings.data_dir
+        raise ConfigError(f"data_dir: {exc.strerror or exc}: {where}") from None
+
+
+def _with_generated_secrets(settings: Settings) -> Settings:
     # The data directory holds secrets and personal data: only its owner may read it.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     changes: dict[str, Any] = {}
