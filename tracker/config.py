@@ -283,11 +283,26 @@ def _check_keys(name: str, keys: tuple[str, ...], where: str = "") -> None:
 
 
 def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
-    """Keys kept one per line in ``path``; created with ``make`` (mode 0600) if absent."""
+    """Keys kept one per line in ``path``; created with ``make`` (mode 0600) if absent.
+
+    The file appears whole or not at all: it is written to a temporary file and linked
+    into place, which fails if another process got there first; then that one's keys
+    are read, so processes starting at once all end up with the same keys.
+    """
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(make + "\n")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(make + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process made it first: use its keys
+        finally:
+            temporary.unlink()
     lines = path.read_text(encoding="utf-8").split()
     return tuple(line for line in lines if line)
 
@@ -295,6 +310,8 @@ def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
 def _generated(name: str, path: Path) -> tuple[str, ...]:
     """The keys of setting ``name`` kept in ``path`` (generated if absent), checked."""
     keys = _read_or_create(path, new_key())
+    if not keys:
+        raise ConfigError(f"{name}: {path} holds no key (delete it to have one generated)")
     _check_keys(name, keys, f" in {path}")
     return keys
 
