@@ -75,6 +75,10 @@ def test_weak_keys_are_refused_naming_the_setting(
     assert GOOD_KEY not in line, "keys are never printed"
 
 
+def test_keys_rotate_refuses_a_weak_configured_key_in_one_line(tmp_path: Path) -> None:
+    refused(tracker(tmp_path, "keys", "rotate", TRACKER_SECRET_KEYS="x"), "secret_keys", "32")
+
+
 def test_a_weak_key_in_the_generated_key_file_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -185,3 +189,8 @@ def test_a_read_only_data_directory_is_one_line(
             "TRACKER_FORGET_KEY": GOOD_KEY}  # fmt: skip
     keyed = tracker(top, "serve", "--host", HOST, "--port", port, run_as=run_as, **keys)
     refused(keyed, str(top / "data" / "tracker.db"))
+    # The commands that open the store say the same.
+    exported = tracker(top, "export", run_as=run_as, **keys)
+    refused(exported, str(top / "data" / "tracker.db"))
+    rotated = tracker(top, "keys", "rotate", run_as=run_as)
+    refused(rotated, str(top / "data"))

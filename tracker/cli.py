@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -59,7 +60,12 @@ def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:
 
     async def run() -> Any:
         store = open_store(settings)
-        await store.open()
+        try:
+            await store.open()
+        except (OSError, sqlite3.Error) as exc:  # a read-only directory, a full disk
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            where = _describe_database(settings)
+            raise OperatorError(f"cannot open the database {where}: {reason}") from None
         try:
             return await use(store)
         finally:
@@ -256,7 +262,7 @@ def rotate(config_path: Path | None) -> None:
     try:
         configured = load(config_path)
     except ConfigError as exc:
-        raise click.UsageError(f"configuration: {exc}") from None
+        raise OperatorError(f"configuration: {exc}") from None
     key = new_key()
     if configured.secret_keys:
         click.echo(
@@ -264,7 +270,10 @@ def rotate(config_path: Path | None) -> None:
             "edit. Append this key (newest last) and restart every node:\n" + key
         )
         return
-    settings = with_generated_secrets(configured)
+    try:
+        settings = with_generated_secrets(configured)
+    except ConfigError as exc:
+        raise OperatorError(f"configuration: {exc}") from None
     path = secret_keys_file(settings)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(key + "\n")

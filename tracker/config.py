@@ -321,8 +321,8 @@ def with_generated_secrets(settings: Settings) -> Settings:
     try:
         return _with_generated_secrets(settings)
     except OSError as exc:  # a read-only or missing directory, a full disk: name it
-        where = exc.filename or settings.data_dir
-        raise ConfigError(f"data_dir: {exc.strerror or exc}: {where}") from None
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"data_dir: cannot use {settings.data_dir}: {reason}") from None
 
 
 def _with_generated_secrets(settings: Settings) -> Settings:
