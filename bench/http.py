@@ -37,7 +37,8 @@ from pathlib import Path
 
 from tracker.tokens import Click, Message, Tokens
 
-SECRET = "bench-secret-key"
+SECRET = "bench-secret-key-at-least-32-characters"
+API_KEY = "bench-api-key-at-least-32-characters"
 ROUTES = ("o", "c")
 # Distinct recipients (one token each) per route. In a real send one person clicks
 # rarely; with a few thousand, every person of the bench would click several times a
@@ -133,7 +134,7 @@ class Server:
             env.update(
                 TRACKER_DATA_DIR=str(data),
                 TRACKER_SECRET_KEYS=SECRET,
-                TRACKER_API_KEYS="bench",
+                TRACKER_API_KEYS=API_KEY,
                 TRACKER_LOG_LEVEL="warning",
                 TRACKER_LOG_FORMAT="json",
             )

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.http import Server
+from bench.http import API_KEY, Server
 from tracker.store.schema import migrate
 from tracker.store.sqlite import connect
 
-KEY = {"Authorization": "Bearer bench"}
+KEY = {"Authorization": f"Bearer {API_KEY}"}
 
 
 def batch(round_no: int, n: int, size: int = 1000) -> list[dict[str, str]]:

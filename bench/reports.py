@@ -26,13 +26,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.http import Server
+from bench.http import API_KEY, Server
 from tracker.events import iso
 from tracker.store.schema import migrate
 from tracker.store.sqlite import SQLiteStore, connect
 from tracker.store.sqlite_workflow import WorkflowRun
 
-KEY = {"Authorization": "Bearer bench"}
+KEY = {"Authorization": f"Bearer {API_KEY}"}
 BIG = "d-big"
 AGENTS = [("Apple Mail", "desktop"), ("Outlook", "desktop"), ("Chrome Mobile", "mobile"),
           ("Mobile Safari", "mobile"), ("Chrome", "desktop")]  # fmt: skip

@@ -20,10 +20,12 @@ from tracker.tokens import Tokens
 
 __all__ = ["HOST", "ServerProcess", "free_port", "healthz"]
 
-SECRET = "reliability-signing-key"
-OLD_SECRET = "reliability-older-key"  # still configured: verifies, does not sign
-RETIRED_SECRET = "reliability-retired-key"  # no longer configured: must not verify
-API_KEY = "reliability-api-key"
+SECRET = "reliability-signing-key-at-least-32-characters"
+# Still configured: verifies, does not sign.
+OLD_SECRET = "reliability-older-key-at-least-32-characters"
+# No longer configured: must not verify.
+RETIRED_SECRET = "reliability-retired-key-at-least-32-characters"
+API_KEY = "reliability-api-key-at-least-32-characters"
 # A person's mail program: the user-agent signal calls aiohttp's own a machine's.
 PERSON = {
     "User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15"

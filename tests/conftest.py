@@ -26,9 +26,9 @@ from tracker.tokens import Click, Message, Tokens
 # (stdout) would put a background task's line into a command's output read by a test.
 logs.configure("json", "info")
 
-API_KEY = "api-test-key"
-OLD_KEY = "signing-key-old"
-NEW_KEY = "signing-key-new"
+API_KEY = "api-test-key-at-least-32-characters"
+OLD_KEY = "signing-key-old-at-least-32-characters"
+NEW_KEY = "signing-key-new-at-least-32-characters"
 BASE_URL = "http://tracker.test"
 
 Rows = Callable[..., list[dict[str, Any]]]
@@ -86,9 +86,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         data_dir=tmp_path,
         database_url=database_url,
         secret_keys=(OLD_KEY, NEW_KEY),
-        api_keys=(API_KEY, "second-api-key"),
+        api_keys=(API_KEY, "second-api-key-at-least-32-characters"),
         base_url=BASE_URL,
-        forget_key="test-forget-key",
+        forget_key="test-forget-key-at-least-32-characters",
     )
 
 

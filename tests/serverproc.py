@@ -83,7 +83,8 @@ class ServerProcess:
         return self
 
     def wait_healthy(self, timeout: float = 10.0) -> float:
-        """Poll /healthz until 200; returns seconds since spawn. Fails if the process dies."""
+        """Poll /healthz until 200; returns seconds since spawn. Fails if the process dies;
+        a server not healthy in time is stopped before the failure, never left running."""
         assert self.proc is not None
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
@@ -95,6 +96,7 @@ class ServerProcess:
             if healthz(self.port, timeout=0.5) == 200:
                 return time.monotonic() - self.started_at
             time.sleep(0.02)
+        self.stop()
         raise AssertionError(f"server not healthy within {timeout} s:\n" + self.log_text())
 
     def signal(self, signum: int) -> None:

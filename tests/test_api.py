@@ -22,7 +22,7 @@ async def test_api_needs_a_key(client: TestClient, tokens: Tokens) -> None:
     assert (await resp.json())["error"] == "unauthorized"
     assert (await client.get(path, headers={"Authorization": "Bearer wrong"})).status == 403
     assert (await client.get(path, headers={"Authorization": "Basic abc"})).status == 401
-    for key in ("api-test-key", "second-api-key"):
+    for key in ("api-test-key-at-least-32-characters", "second-api-key-at-least-32-characters"):
         assert (await client.get(path, headers={"Authorization": f"Bearer {key}"})).status == 200
 
 

@@ -6,6 +6,7 @@ import asyncio
 import email.policy
 import ssl
 import subprocess
+import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import Rows
+from tests.serverproc import clean_env
 from tracker.app import create_app
 from tracker.check import Check, check_message
 from tracker.config import Settings
@@ -105,3 +107,54 @@ async def test_a_good_message_passes_and_each_missing_part_is_named(
         assert {"links tracked", "open pixel"} <= failed(other_keys)
     finally:
         await server.close()
+
+
+async def test_the_command_changes_nothing_unless_asked_to_post(
+    settings: Settings,
+    tls: tuple[ssl.SSLContext, str],
+    dkim_key: bytes,
+    rows: Rows,
+    tmp_path: Path,
+) -> None:
+    """A pre-flight check unsubscribes nobody by default; ``--post`` sends the one-click."""
+    context, cafile = tls
+    server = TestServer(create_app(settings), host="127.0.0.1", scheme="https")
+    await server.start_server(ssl=context)
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        eml = tmp_path / "message.eml"
+        eml.write_bytes(build(base, Tokens(settings.secret_keys), dkim_key, (b"from", b"to")))
+        env = clean_env(
+            TRACKER_SECRET_KEYS=",".join(settings.secret_keys),
+            TRACKER_DATA_DIR=str(tmp_path / "cli-data"),
+        )
+
+        def check(*args: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "tracker", "check", "--cafile", cafile, *args]
+            return subprocess.run(command + [str(eml)], env=env, capture_output=True, text=True)
+
+        done = await asyncio.to_thread(check)
+        assert rows("SELECT recipient FROM events WHERE type = 'unsubscribed'") == []
+        assert "one-click POST" in done.stdout and "--post" in done.stdout, done.stdout
+        # What failed says what to fix: here, DKIM does not sign the two headers.
+        dkim_line = next(line for line in done.stdout.splitlines() if "DKIM" in line)
+        assert dkim_line.startswith("FAIL"), done.stdout
+        assert "list-unsubscribe-post" in dkim_line.lower() and "h=" in dkim_line
+        assert "sign" in dkim_line.split(":", 1)[1], dkim_line
+        assert done.returncode == 1
+
+        posted = await asyncio.to_thread(check, "--post")
+        assert "PASS  one-click POST: answered 200" in posted.stdout, posted.stdout
+        assert rows("SELECT recipient FROM events WHERE type = 'unsubscribed'") == [
+            {"recipient": "seed"}
+        ]
+    finally:
+        await server.close()
+
+
+def test_the_help_says_post_is_off_and_unsubscribes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tracker", "check", "--help"], capture_output=True, text=True
+    )
+    text = " ".join(done.stdout.split()).lower()
+    assert "--post" in text and "unsubscribes" in text and "default: off" in text, text

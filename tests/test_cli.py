@@ -80,7 +80,7 @@ def test_keys_rotate_adds_a_signing_key_and_keeps_the_old(workdir: Path) -> None
 def test_keys_rotate_with_configured_keys_prints_a_key(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TRACKER_SECRET_KEYS", "configured-key")
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", "configured-key-at-least-32-characters")
     result = CliRunner().invoke(main, ["keys", "rotate"])
     assert result.exit_code == 0
     assert "TRACKER_SECRET_KEYS" in result.output

@@ -22,13 +22,14 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
     toml = tmp_path / "tracker.toml"
     toml.write_text(
         'base_url = "https://t.example.com/"\nport = 9000\n'
-        'secret_keys = ["a", "b"]\ntrusted_proxies = ["10.0.0.0/8"]\n'
+        f'secret_keys = ["{"a" * 32}", "{"b" * 32}"]\ntrusted_proxies = ["10.0.0.0/8"]\n'
     )
-    settings = load(toml, env={"TRACKER_PORT": "9100", "TRACKER_API_KEYS": "x, y"})
+    api = {"TRACKER_API_KEYS": f"{'x' * 32}, {'y' * 32}"}
+    settings = load(toml, env={"TRACKER_PORT": "9100", **api})
     assert settings.base_url == "https://t.example.com"
     assert settings.port == 9100
-    assert settings.secret_keys == ("a", "b")
-    assert settings.api_keys == ("x", "y")
+    assert settings.secret_keys == ("a" * 32, "b" * 32)
+    assert settings.api_keys == ("x" * 32, "y" * 32)
     assert str(settings.trusted_proxies[0]) == "10.0.0.0/8"
 
 
@@ -61,3 +62,18 @@ def test_secrets_are_generated_once_with_mode_0600(tmp_path: Path) -> None:
     for name in ("secret_keys", "api_key"):
         mode = stat.S_IMODE((tmp_path / "data" / name).stat().st_mode)
         assert mode == 0o600, name
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"TRACKER_SECRET_KEYS": "x"}, "secret_keys"),
+        ({"TRACKER_API_KEYS": "abc"}, "api_keys"),
+        ({"TRACKER_FORGET_KEY": "f" * 31}, "forget_key"),
+        ({"TRACKER_WEBHOOK_SECRET": "s"}, "webhook_secret"),
+    ],
+)
+def test_keys_shorter_than_32_characters_are_refused(env: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{key}: .*32 characters"):
+        load(env=env)
+    assert load(env={k: "k" * 32 for k in env}) is not None

@@ -461,7 +461,7 @@ def live(settings: Settings, rows: Rows) -> Iterator[Live]:
 
 # Checks -------------------------------------------------------------------------------
 
-API_KEYS = (API_KEY, "second-api-key")  # as conftest's settings
+API_KEYS = (API_KEY, "second-api-key-at-least-32-characters")  # as conftest's settings
 SECRETS = (OLD_KEY, NEW_KEY, *API_KEYS)
 
 

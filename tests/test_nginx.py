@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import PERSON
+from tests.conftest import NEW_KEY, PERSON
 from tests.serverproc import ServerProcess, clean_env, free_port, healthz
 from tracker.tokens import Click, Message, Tokens
 
@@ -57,8 +57,8 @@ def main_conf(work: Path, port: int, nodes: list[int]) -> Path:
 def nodes(tmp_path: Path) -> Iterator[list[ServerProcess]]:
     env = clean_env(
         TRACKER_DATA_DIR=str(tmp_path / "data"),
-        TRACKER_SECRET_KEYS="k",
-        TRACKER_API_KEYS="api",
+        TRACKER_SECRET_KEYS=NEW_KEY,
+        TRACKER_API_KEYS="api-key-of-at-least-32-characters",
         TRACKER_TRUSTED_PROXIES="127.0.0.1/32",
         TRACKER_ANONYMISE_IP="none",  # whole addresses, to tell the client from nginx
         TRACKER_LOG_FORMAT="json",
@@ -94,7 +94,7 @@ def test_hits_through_nginx_carry_the_clients_address(
             if healthz(port) == 200:
                 break
             time.sleep(0.05)
-        tokens = Tokens(["k"])
+        tokens = Tokens([NEW_KEY])
 
         async def send() -> list[int]:
             connector = aiohttp.TCPConnector(local_addr=(CLIENT, 0), force_close=True)

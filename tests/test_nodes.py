@@ -23,8 +23,8 @@ from tests.serverproc import ServerProcess, clean_env, free_port
 from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
 
-KEY = "nodes-test-key"
-API = "nodes-api-key"
+KEY = "nodes-test-key-at-least-32-characters"
+API = "nodes-api-key-at-least-32-characters"
 AUTH = {"Authorization": f"Bearer {API}"}
 pytestmark = pytest.mark.process
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import API_KEY, PERSON, Rows
+from tests.conftest import API_KEY, NEW_KEY, PERSON, Rows
 from tests.serverproc import ServerProcess, clean_env, free_port
 from tests.test_sending import Clock
 from tracker.app import create_app
@@ -41,14 +41,14 @@ def files_bytes(*paths: Path) -> bytes:
 def test_no_full_client_address_is_stored_or_logged(tmp_path: Path) -> None:
     env = clean_env(
         TRACKER_DATA_DIR=str(tmp_path / "data"),
-        TRACKER_SECRET_KEYS="k",
+        TRACKER_SECRET_KEYS=NEW_KEY,
         TRACKER_API_KEYS=API_KEY,
         TRACKER_LOG_FORMAT="json",
         TRACKER_LOG_LEVEL="debug",
         TRACKER_TRUSTED_PROXIES="127.0.0.1/32",
     )
     server = ServerProcess(tmp_path, env, free_port())
-    tokens = Tokens(["k"])
+    tokens = Tokens([NEW_KEY])
     message = Message("d", "r", "c", "e")
 
     async def load() -> None:

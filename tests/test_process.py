@@ -30,8 +30,8 @@ from tracker.tokens import Click, Message, Tokens
 
 pytestmark = pytest.mark.process
 
-SECRET = "process-test-signing-key"
-API_KEY = "process-test-api-key"
+SECRET = "process-test-signing-key-at-least-32-characters"
+API_KEY = "process-test-api-key-at-least-32-characters"
 DELIVERY, CAMPAIGN, EMAIL = "d-load", "c-load", "e-load"
 CONCURRENCY = 48
 # Load runs at least this long and until this many requests were answered, then the blow.

@@ -16,7 +16,7 @@ from tests.serverproc import HOST, ServerProcess, clean_env, free_port
 from tracker.tokens import Message, Tokens
 
 pytestmark = pytest.mark.process
-KEY = "serving-test-key"
+KEY = "serving-test-key-at-least-32-characters"
 LONG_KEY = "serving-test-key-of-32-characters-or-more"
 
 
@@ -34,7 +34,7 @@ def exchange(sock: socket.socket, path: str) -> bytes:
 
 def test_a_request_on_an_open_connection_after_sigterm_is_answered(tmp_path: Path) -> None:
     env = clean_env(TRACKER_DATA_DIR=str(tmp_path / "data"), TRACKER_SECRET_KEYS=KEY,
-                    TRACKER_API_KEYS="k", TRACKER_LOG_FORMAT="json")  # fmt: skip
+                    TRACKER_API_KEYS=KEY, TRACKER_LOG_FORMAT="json")  # fmt: skip
     server = ServerProcess(tmp_path, env, free_port()).start()
     try:
         server.wait_healthy()

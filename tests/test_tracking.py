@@ -114,7 +114,9 @@ async def test_tampered_click_token_is_404_without_location(
 async def test_token_signed_by_a_retired_but_configured_key_still_redirects(
     client: TestClient, message: Message
 ) -> None:
-    old = Tokens(["signing-key-old"]).click_token(Click(message, 1, "https://old.example/"))
+    old = Tokens(["signing-key-old-at-least-32-characters"]).click_token(
+        Click(message, 1, "https://old.example/")
+    )
     resp = await client.get(f"/c/{old}", allow_redirects=False)
     assert resp.status == 302
     assert resp.headers["Location"] == "https://old.example/"

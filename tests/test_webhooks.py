@@ -14,13 +14,13 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, NEW_KEY
 from tests.serverproc import ServerProcess, clean_env, free_port
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.webhooks import sign
 
-SECRET = "hook-secret"
+SECRET = "hook-secret-at-least-32-characters"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
@@ -127,7 +127,7 @@ async def test_kill_9_mid_delivery_resends_at_most_the_batch_in_flight(tmp_path:
     endpoint = await serve(receiver)
     env = clean_env(
         TRACKER_DATA_DIR=str(tmp_path / "data"),
-        TRACKER_SECRET_KEYS="k",
+        TRACKER_SECRET_KEYS=NEW_KEY,
         TRACKER_API_KEYS=API_KEY,
         TRACKER_LOG_FORMAT="json",
         TRACKER_WEBHOOK_URLS=str(endpoint.make_url("/hook")),

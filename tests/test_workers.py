@@ -18,7 +18,7 @@ from tests.serverproc import ServerProcess, clean_env, free_port
 from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
 
-KEY = "workers-test-key"
+KEY = "workers-test-key-at-least-32-characters"
 pytestmark = pytest.mark.process
 
 
@@ -57,7 +57,7 @@ def server(tmp_path: Path, settings: Settings) -> Iterator[ServerProcess]:
         TRACKER_DATA_DIR=str(settings.data_dir),
         TRACKER_DATABASE_URL=settings.database_url,
         TRACKER_SECRET_KEYS=KEY,
-        TRACKER_API_KEYS="k",
+        TRACKER_API_KEYS="api-key-of-at-least-32-characters",
         TRACKER_LOG_FORMAT="json",
     )
     proc = ServerProcess(tmp_path, env, free_port(), args=("--workers", "2"))

@@ -2,8 +2,9 @@
 
 Gmail and Yahoo require of bulk senders a one-click unsubscribe (RFC 8058) whose headers
 the DKIM signature covers. This checks a message as it will be sent: the headers, the
-signature's ``h=`` tag, a real one-click POST to the unsubscribe URL (send the check to a
-seed address: it unsubscribes that recipient), and that its links and pixel are tracked.
+signature's ``h=`` tag, and that its links and pixel are tracked; only when asked
+(``post``), a real one-click POST to the unsubscribe URL (send the check to a seed address:
+it unsubscribes that recipient). Each failure says what to fix.
 """
 
 from __future__ import annotations
@@ -91,27 +92,35 @@ def _dkim_headers(message: EmailMessage) -> set[str]:
 
 
 def check_message(
-    raw: bytes, tokens: Tokens, post: bool = True, cafile: str | None = None
+    raw: bytes, tokens: Tokens, post: bool = False, cafile: str | None = None
 ) -> list[Check]:
-    """Every check on the message ``raw`` (RFC 5322 bytes); ``cafile`` trusts a private CA."""
+    """Every check on the message ``raw`` (RFC 5322 bytes); ``post`` sends the one-click
+    unsubscribe (it unsubscribes the recipient); ``cafile`` trusts a private CA."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     checks: list[Check] = []
     url = _unsubscribe_url(message)
-    checks.append(Check("List-Unsubscribe", url is not None, url or "no <https://…> URL"))
-    exact = str(message.get("List-Unsubscribe-Post", "")).strip() == ONE_CLICK
-    checks.append(Check("List-Unsubscribe-Post", exact, f"must be exactly {ONE_CLICK!r}"))
+    missing = "add a List-Unsubscribe header with an <https://…> URL (tracker decorate's)"
+    checks.append(Check("List-Unsubscribe", url is not None, url or missing))
+    found = str(message.get("List-Unsubscribe-Post", "")).strip()
+    exact = found == ONE_CLICK
+    wrong = f"set the header to exactly {ONE_CLICK!r} (it is {found[:60]!r})"
+    checks.append(Check("List-Unsubscribe-Post", exact, ONE_CLICK if exact else wrong))
     if post and url is not None:
         try:
             status, location = one_click(url, cafile)
             ok = status == 200 and location is None
-            checks.append(Check("one-click POST", ok, f"answered {status}"
-                                + (f", redirect to {location}" if location else "")))  # fmt: skip
+            fix = "" if ok else ": it must answer 200 itself, without a redirect"
+            where = f", redirect to {location}" if location else ""
+            checks.append(Check("one-click POST", ok, f"answered {status}{where}{fix}"))
         except OSError as exc:
             checks.append(Check("one-click POST", False, f"failed: {exc}"))
     signed = _dkim_headers(message)
     covered = {"list-unsubscribe", "list-unsubscribe-post"} <= signed
-    detail = "h= covers both headers" if covered else f"h= signs: {sorted(signed) or 'nothing'}"
+    detail = "h= covers both headers" if covered else (
+        "sign List-Unsubscribe and List-Unsubscribe-Post with DKIM (add both to h=; "
+        f"h= signs: {', '.join(sorted(signed)) or 'nothing, no DKIM-Signature'})"
+    )  # fmt: skip
     checks.append(Check("DKIM covers List-Unsubscribe", covered, detail))
     checks += _check_html(_html(message), tokens)
     return checks
@@ -123,11 +132,15 @@ def _check_html(html: str, tokens: Tokens) -> list[Check]:
     web = [h for h in links.hrefs if h.startswith(("http://", "https://"))]
     untracked = [h for h in web if not _is_ours(h, tokens)]
     tracked = len(web) - len(untracked)
-    detail = f"{tracked} tracked" + (f"; not tracked: {untracked[:3]}" if untracked else "")
+    detail = f"{tracked} tracked" + (
+        f"; not tracked (decorate the message with this server's keys): {untracked[:3]}"
+        if untracked else "" if tracked else "; decorate the message with this server's keys"
+    )  # fmt: skip
     pixel = any("/o/" in src and _is_ours(src, tokens) for src in links.images)
+    no_pixel = "no open pixel of this server: decorate with --track-opens and its keys"
     return [
         Check("links tracked", tracked > 0 and not untracked, detail),
-        Check("open pixel", pixel, "present" if pixel else "no tracking pixel"),
+        Check("open pixel", pixel, "present" if pixel else no_pixel),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,12 +42,18 @@ def config_option(func: F) -> F:
     )(func)
 
 
+class OperatorError(click.ClickException):
+    """An operator's mistake: one line that names it (no traceback), exit status 2."""
+
+    exit_code = 2
+
+
 def settings_from(config_path: Path | None, **overrides: Any) -> Settings:
     """Load settings, turning a bad value into a clear command-line error."""
     try:
         return with_generated_secrets(load(config_path, **overrides))
     except ConfigError as exc:
-        raise click.UsageError(f"configuration: {exc}") from None
+        raise OperatorError(f"configuration: {exc}") from None
 
 
 def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:
@@ -55,7 +62,12 @@ def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:
 
     async def run() -> Any:
         store = open_store(settings)
-        await store.open()
+        try:
+            await store.open()
+        except (OSError, sqlite3.Error) as exc:  # a read-only directory, a full disk
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            where = _describe_database(settings)
+            raise OperatorError(f"cannot open the database {where}: {reason}") from None
         try:
             return await use(store)
         finally:
@@ -138,6 +150,11 @@ def serve(
     except UnknownSchema as exc:  # a newer tracker wrote this database: refuse, plainly
         log.error("refusing to start", error=str(exc))
         raise click.ClickException(str(exc)) from None
+    except serving.StoreFailed as exc:
+        where = _describe_database(settings)
+        raise OperatorError(f"cannot open the database {where}: {exc}") from None
+    except serving.ListenFailed as exc:
+        raise OperatorError(str(exc)) from None
     log.info("stopped")
 
 
@@ -227,14 +244,18 @@ def decorate(
 @click.argument("message_file", type=click.File("rb"))
 @click.option(
     "--post/--no-post",
-    default=True,
-    help="POST a one-click unsubscribe to the message's URL (use a seed address).",
+    default=False,
+    help="Also POST a real one-click unsubscribe to the message's URL: it unsubscribes the "
+    "message's recipient (use a seed address). Default: off.",
 )
 @click.option("--cafile", default=None, help="Trust this CA bundle for the POST (staging).")
 def check(
     config_path: Path | None, message_file: IO[bytes], post: bool, cafile: str | None
 ) -> None:
-    """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel."""
+    """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel.
+
+    Changes nothing unless --post is given.
+    """
     from tracker.check import check_message
     from tracker.tokens import Tokens
 
@@ -243,6 +264,10 @@ def check(
     results = check_message(message_file.read(), tokens, post=post, cafile=cafile)
     for result in results:
         click.echo(f"{'PASS' if result.ok else 'FAIL'}  {result.name}: {result.detail}")
+    if not post:
+        click.echo(
+            "SKIP  one-click POST: not sent (--post sends it and unsubscribes the recipient)"
+        )
     if not all(result.ok for result in results):
         sys.exit(1)
 
@@ -259,7 +284,7 @@ def rotate(config_path: Path | None) -> None:
     try:
         configured = load(config_path)
     except ConfigError as exc:
-        raise click.UsageError(f"configuration: {exc}") from None
+        raise OperatorError(f"configuration: {exc}") from None
     key = new_key()
     if configured.secret_keys:
         click.echo(
@@ -267,7 +292,10 @@ def rotate(config_path: Path | None) -> None:
             "edit. Append this key (newest last) and restart every node:\n" + key
         )
         return
-    settings = with_generated_secrets(configured)
+    try:
+        settings = with_generated_secrets(configured)
+    except ConfigError as exc:
+        raise OperatorError(f"configuration: {exc}") from None
     path = secret_keys_file(settings)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(key + "\n")

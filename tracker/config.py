@@ -7,6 +7,7 @@ so that ``tracker serve`` works with no configuration at all.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 import tomllib
@@ -14,12 +15,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 # The verdict signals (tracker.verdicts), each switchable.
 SIGNALS = ("method", "user_agent", "network", "after_send", "proximity", "honeypot")
+
+
+# The shortest key accepted (generated keys have 43 characters: 256 bits, URL-safe).
+MIN_KEY_LENGTH = 32
+_KEY_SETTINGS = ("secret_keys", "api_keys", "forget_key", "webhook_secret")
 
 
 class ConfigError(ValueError):
@@ -129,7 +136,25 @@ _INT_KEYS = {
     "busy_timeout_ms",
     "workflow_backlog",
 }
-_CHOICES = {"anonymise_ip": ("prefix", "full", "none"), "tracking": ("on", "off")}
+_CHOICES = {
+    "anonymise_ip": ("prefix", "full", "none"),
+    "tracking": ("on", "off"),
+    "log_format": ("auto", "json", "console"),
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+}
+# Inclusive bounds of the numbers; None: no upper bound.
+_RANGES: dict[str, tuple[float, float | None]] = {
+    "port": (0, 65535),
+    "max_group": (1, None),
+    "webhook_batch": (1, None),
+    "max_body": (1, None),
+    "busy_timeout_ms": (0, None),
+    "workflow_backlog": (0, None),
+    "shutdown_timeout": (0, None),
+    "after_send_seconds": (0, None),
+    "honeypot_seconds": (0, None),
+    "workflow_interval": (0, None),
+}
 _FLOAT_KEYS = {
     "shutdown_timeout",
     "webhook_interval",
@@ -225,32 +250,102 @@ def load(
     for key in ("header_timeout", "keepalive_timeout"):
         if not 0 < getattr(settings, key) <= 3600:
             raise ConfigError(f"{key}: must be more than 0 and at most 3600 seconds")
+    _check_values(settings)
+    for name in _KEY_SETTINGS:
+        value = getattr(settings, name)
+        _check_keys(name, (value,) if isinstance(value, str) else value)
     return settings
 
 
+def _check_values(settings: Settings) -> None:
+    """Refuse numbers out of range, a base URL that is not http(s), an unknown database."""
+    for name, (low, high) in _RANGES.items():
+        value = getattr(settings, name)
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            bounds = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise ConfigError(f"{name}: must be {bounds}, not {value}")
+    if not settings.webhook_interval > 0 or not math.isfinite(settings.webhook_interval):
+        raise ConfigError("webhook_interval: must be more than 0 seconds")
+    base = urlsplit(settings.base_url)
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise ConfigError(
+            f"base_url: must be http(s)://host[:port], not {settings.base_url[:60]!r}"
+        )
+    if not settings.host:
+        raise ConfigError("host: must be an address to listen on (0.0.0.0, 127.0.0.1, ::)")
+    url = settings.database_url
+    if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError(
+            "database_url: must be sqlite:///PATH or postgresql://…, "
+            f"not {url.split(':', 1)[0][:20]}://…"
+        )
+
+
+def _check_keys(name: str, keys: tuple[str, ...], where: str = "") -> None:
+    """Refuse a key anyone could guess: shorter than ``MIN_KEY_LENGTH`` (never print it)."""
+    for key in keys:
+        if key and len(key) < MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"{name}: a key{where} is too short ({len(key)} characters); use at least "
+                f"{MIN_KEY_LENGTH} characters, e.g. from `openssl rand -base64 32`"
+            )
+
+
 def _read_or_create(path: Path, make: str) -> tuple[str, ...]:
-    """Keys kept one per line in ``path``; created with ``make`` (mode 0600) if absent."""
+    """Keys kept one per line in ``path``; created with ``make`` (mode 0600) if absent.
+
+    The file appears whole or not at all: it is written to a temporary file and linked
+    into place, which fails if another process got there first; then that one's keys
+    are read, so processes starting at once all end up with the same keys.
+    """
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(make + "\n")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(make + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process made it first: use its keys
+        finally:
+            temporary.unlink()
     lines = path.read_text(encoding="utf-8").split()
     return tuple(line for line in lines if line)
 
 
+def _generated(name: str, path: Path) -> tuple[str, ...]:
+    """The keys of setting ``name`` kept in ``path`` (generated if absent), checked."""
+    keys = _read_or_create(path, new_key())
+    if not keys:
+        raise ConfigError(f"{name}: {path} holds no key (delete it to have one generated)")
+    _check_keys(name, keys, f" in {path}")
+    return keys
+
+
 def with_generated_secrets(settings: Settings) -> Settings:
     """Fill missing secret and API keys from files in the data directory, creating them."""
+    try:
+        return _with_generated_secrets(settings)
+    except OSError as exc:  # a read-only or missing directory, a full disk: name it
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"data_dir: cannot use {settings.data_dir}: {reason}") from None
+
+
+def _with_generated_secrets(settings: Settings) -> Settings:
     # The data directory holds secrets and personal data: only its owner may read it.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     changes: dict[str, Any] = {}
     if not settings.secret_keys:
-        changes["secret_keys"] = _read_or_create(secret_keys_file(settings), new_key())
+        changes["secret_keys"] = _generated("secret_keys", secret_keys_file(settings))
     if not settings.api_keys:
-        changes["api_keys"] = _read_or_create(settings.data_dir / "api_key", new_key())
+        changes["api_keys"] = _generated("api_keys", settings.data_dir / "api_key")
     if not settings.forget_key:
-        changes["forget_key"] = _read_or_create(settings.data_dir / "forget_key", new_key())[0]
+        changes["forget_key"] = _generated("forget_key", settings.data_dir / "forget_key")[0]
     if settings.webhook_urls and not settings.webhook_secret:
-        secret = _read_or_create(settings.data_dir / "webhook_secret", new_key())
+        secret = _generated("webhook_secret", settings.data_dir / "webhook_secret")
         changes["webhook_secret"] = secret[0]
     return replace(settings, **changes) if changes else settings
 

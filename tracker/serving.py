@@ -12,7 +12,9 @@ another worker, node or the restarted server), and only then runs aiohttp's shut
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +24,18 @@ from tracker.deadlines import DeadlineRunner
 
 # Longest wait for open keep-alive connections to carry one more request and close.
 DRAIN_GRACE = 1.0
+
+
+class StoreFailed(Exception):
+    """The store did not open at start (a read-only directory, a full disk)."""
+
+
+class ListenFailed(Exception):
+    """The address could not be listened on (a port in use, an unknown host)."""
+
+
+def _reason(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
 
 
 class Drain:
@@ -87,10 +101,16 @@ async def serve(
         access_log=None,
         shutdown_timeout=shutdown_timeout,
     )
-    await runner.setup()
+    try:
+        await runner.setup()
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreFailed(_reason(exc) if isinstance(exc, OSError) else str(exc)) from exc
     try:
         site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ListenFailed(f"cannot listen on {host}:{port}: {_reason(exc)}") from exc
         listening()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,34 @@ def connect(
     """A connection in autocommit mode (transactions are explicit), WAL on."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _switch_to_wal(conn, busy_timeout_ms)
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     # What is deleted (a forgotten person, expired hits) is overwritten, not left in pages.
     conn.execute("PRAGMA secure_delete = ON")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Turn WAL on, waiting as a write would for another process opening the file too.
+
+    On a new file the switch needs SQLite's exclusive lock and does not wait for it: a
+    second process starting at that moment gets "database is locked" (or the old mode
+    back). It is tried again, with a short random pause, until ``busy_timeout_ms``.
+    """
+    deadline = time.monotonic() + max(busy_timeout_ms, 1000) / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return
+            problem = f"journal mode stayed {mode}"
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            problem = str(exc)
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError(f"cannot switch to WAL: {problem}")
+        time.sleep(0.005 + random.random() * 0.02)
 
 
 class SQLiteStore(Reads, Writes, SessionRecords):
