@@ -198,7 +198,7 @@ async def test_a_redirect_is_a_failure_and_logs_carry_no_credentials(tmp_path: P
     urls = [u.replace("//", "//hookuser:pass-in-url@") + "?token=query-secret" for u in shown]
     env = clean_env(
         TRACKER_DATA_DIR=str(tmp_path / "data"),
-        TRACKER_SECRET_KEYS="k",
+        TRACKER_SECRET_KEYS=SECRET,
         TRACKER_API_KEYS=API_KEY,
         TRACKER_LOG_FORMAT="json",
         TRACKER_WEBHOOK_URLS=",".join(urls),
