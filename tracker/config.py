@@ -96,6 +96,8 @@ class Settings:
     workflow_backlog: int = 50_000
     # How long a write waits for SQLite's lock (another process writing) before failing.
     busy_timeout_ms: int = 5000
+    # CPU seconds one decorate call (API or view in browser) may take before it is refused.
+    decorate_seconds: float = 10.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -133,6 +135,7 @@ _FLOAT_KEYS = {
     "proximity_seconds",
     "honeypot_seconds",
     "workflow_interval",
+    "decorate_seconds",
 }
 _KNOWN = set(Settings.__dataclass_fields__)
 
@@ -214,6 +217,8 @@ def load(
         raise ConfigError("retention_days: must be 0 (forever) or more")
     if not 0 <= settings.proximity_seconds <= 3:
         raise ConfigError("proximity_seconds: must be between 0 and 3")
+    if not 0 < settings.decorate_seconds <= 3600:
+        raise ConfigError("decorate_seconds: must be more than 0 and at most 3600")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
     return settings
