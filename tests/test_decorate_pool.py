@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -132,7 +133,9 @@ def test_pixels_are_answered_while_a_pathological_template_is_decorated(tmp_path
         server.stop()
 
 
-def test_sigterm_during_a_decorate_call_stops_its_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("group", [False, True], ids=["server", "every-process"])
+def test_sigterm_during_a_decorate_call_stops_its_process(tmp_path: Path, group: bool) -> None:
+    # systemd (KillMode=control-group) sends SIGTERM to every process of the service.
     server = start(tmp_path, TRACKER_DECORATE_SECONDS="120", TRACKER_SHUTDOWN_TIMEOUT="2")
     try:
         answer: list[tuple[int, Any]] = []
@@ -147,12 +150,16 @@ def test_sigterm_during_a_decorate_call_stops_its_process(tmp_path: Path) -> Non
         time.sleep(0.5)  # well into the call
         started = time.monotonic()
         server.signal(15)
+        for pid in pool if group else ():
+            os.kill(pid, 15)
         assert server.wait(timeout=30) == 0
         assert time.monotonic() - started < 15, "the call's 120 s budget did not hold the stop"
         assert wait_gone(pool) == set()
         caller.join(timeout=10)
         status, body = answer[0]
         assert status == 503 and body["error"] == "busy", "the call in flight is answered"
+        errors = [r for r in server.log_records() if r.get("level") == "error"]
+        assert errors == [], "a stop is not a failure"
     finally:
         server.stop()
 

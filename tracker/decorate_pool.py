@@ -65,7 +65,10 @@ def _child_init(secret_keys: Sequence[str], server: int) -> None:
     if os.getppid() != server:  # it died while this process was starting
         os._exit(0)
     _tokens = Tokens(secret_keys)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its pool itself
+    # Ctrl-C in a terminal and systemd's SIGTERM reach the whole group: the server stops
+    # its pool itself, after the calls in flight were answered.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGPROF, _on_budget)
     with contextlib.suppress(OSError):
         os.nice(10)
