@@ -3,7 +3,7 @@
 CPython's HTML parser is quadratic on some malformed input (``"<a " * n``), and a large
 template for many recipients is seconds of work: either, run in the server's event loop,
 would hold up every other request. Here each call runs in a separate process, started on
-first use with ``spawn``, at a lower priority, killed when its server shuts down (or
+first use with ``spawn``, at the lowest priority, killed when its server shuts down (or
 dies), under a budget of ``decorate_seconds`` of CPU time: a call over it raises
 ``OverBudget``; a pool that is full, broken or stopping raises ``Busy``. A process stuck
 past every deadline (where the budget's signal cannot reach it) is killed and replaced.
@@ -71,7 +71,7 @@ def _child_init(secret_keys: Sequence[str], server: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGPROF, _on_budget)
     with contextlib.suppress(OSError):
-        os.nice(10)
+        os.nice(19)
 
 
 def _budgeted(budget: float, job: Callable[..., T], *args: Any) -> T:
