@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reliability import (
     crash,
+    decorating,
     faults,
     ingest,
     limits,
@@ -51,12 +52,14 @@ class Profile:
     fault_seconds: float
     read_seconds: float
     privacy_seconds: float
+    decorate_seconds: float
 
 
 PROFILES = {
-    "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3),
+    "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3,
+                  10),
     "full": Profile(100, 20, 120, 1_000_000, 100_000, 100_000, 10_000, 1000, 240, 100_000, 200,
-                    60, 600, 30),
+                    60, 600, 30, 60),
 }  # fmt: skip
 
 
@@ -77,6 +80,7 @@ def rows(p: Profile, work: Path, seed: int) -> list[Callable[[], Figure]]:
         lambda: faults.faults(work / "12-faults", p.fault_seconds),
         lambda: reads.reads(work / "13-reads", p.read_seconds),
         lambda: privacy.privacy(work / "14-privacy", p.privacy_seconds),
+        lambda: decorating.pixels_during_decorate(work / "15-decorate", p.decorate_seconds),
     ]
 
 
@@ -89,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="ci")
     parser.add_argument("--markdown", type=Path, help="also write the table here (Markdown)")
-    parser.add_argument("--only", help="comma-separated row numbers (1-14) to run")
+    parser.add_argument("--only", help="comma-separated row numbers (1-15) to run")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the servers' folders")
     args = parser.parse_args(argv)
-    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 15))
+    only = {int(n) for n in args.only.split(",")} if args.only else set(range(1, 16))
     began = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="reliability-"))
     figures: list[Figure] = []

@@ -14,7 +14,7 @@ class Figure:
     goal: str
     passed: bool
     seconds: float = 0.0
-    number: int = 0  # the row's number in the suite (1–14)
+    number: int = 0  # the row's number in the suite (1–15)
 
     @property
     def verdict(self) -> str:
