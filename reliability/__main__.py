@@ -21,6 +21,7 @@ from pathlib import Path
 
 from reliability import (
     crash,
+    decorating,
     faults,
     heldsockets,
     ingest,
@@ -52,14 +53,15 @@ class Profile:
     fault_seconds: float
     read_seconds: float
     privacy_seconds: float
+    decorate_seconds: float
     held: tuple[float, float, float]  # head deadline, keep-alive, seconds of pixels
 
 
 PROFILES = {
     "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3,
-                  (2, 5, 12)),
+                  10, (2, 5, 12)),
     "full": Profile(100, 20, 120, 1_000_000, 100_000, 100_000, 10_000, 1000, 240, 100_000, 200,
-                    60, 600, 30, (5, 15, 40)),
+                    60, 600, 30, 60, (5, 15, 40)),
 }  # fmt: skip
 
 
@@ -81,6 +83,7 @@ def rows(p: Profile, work: Path, seed: int) -> dict[int, Callable[[], Figure]]:
         lambda: faults.faults(work / "12-faults", p.fault_seconds),
         lambda: reads.reads(work / "13-reads", p.read_seconds),
         lambda: privacy.privacy(work / "14-privacy", p.privacy_seconds),
+        lambda: decorating.pixels_during_decorate(work / "15-decorate", p.decorate_seconds),
     ]
     numbered = dict(enumerate(listed, 1))
     numbered[16] = lambda: heldsockets.held_sockets(work / "16-held", *p.held)

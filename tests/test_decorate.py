@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from html import escape, unescape
 from pathlib import Path
 
 import pytest
 
-from tracker.decorate import Decorated, annotate_links, decorate
+from tracker.decorate import (
+    Decorated,
+    TooLarge,
+    annotate_links,
+    decorate,
+    decorate_many,
+    has_merge_tag,
+)
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 
 BASE = "http://localhost:8080"
@@ -569,3 +578,80 @@ def test_annotated_links_carry_decorates_numbers(
     )
     assert {int(n) for n, _ in numbered} == {n for n, _ in tracked}, "every number is drawn"
     assert re.sub(r' data-tracker-link="\d+"', "", marked) == source, "nothing else changes"
+
+
+# Bounded work ---------------------------------------------------------------------------
+
+# The merge-tag pattern decorate used to search each URL with: the reference semantics.
+OLD_MERGE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*", re.DOTALL)
+
+
+def test_merge_tag_check_agrees_with_the_pattern_it_replaces() -> None:
+    rng = random.Random(13)
+    for _ in range(20_000):
+        url = "".join(rng.choice("{}%*|a\n") for _ in range(rng.randrange(12)))
+        assert has_merge_tag(url) == bool(OLD_MERGE_TAG.search(url)), url
+
+
+def seconds(html: str, tokens: Tokens, recipients: int) -> float:
+    messages = [Message("d", f"r{i}", "c", "e") for i in range(recipients)]
+    started = time.perf_counter()
+    decorate_many(html, messages, tokens, BASE)
+    return time.perf_counter() - started
+
+
+def test_links_full_of_unclosed_merge_tags_cost_what_plain_links_cost(tokens: Tokens) -> None:
+    # 240 links of 2 KB "{{{{…" (each took 14 ms per recipient to search) for 2 recipients
+    # took 7 s; now about what the same template with plain 2 KB URLs takes.
+    def links(tail: str) -> str:
+        return "".join(f'<a href="https://shop.example/{n}/{tail}">x</a>' for n in range(240))
+
+    plain = seconds(links("a" * 2000), tokens, 2)
+    tags = seconds(links("{{" * 1000), tokens, 2)
+    assert tags < 10 * plain + 0.5, (tags, plain)
+
+
+def test_many_vml_buttons_are_numbered_in_linear_time(tokens: Tokens, message: Message) -> None:
+    # Each VML shape looked through every <a> for its partner: ten times the buttons took
+    # forty times as long (10,000 buttons: 2.5 s); now about ten times.
+    def buttons(n: int) -> str:
+        return "".join(
+            f'<v:roundrect href="https://shop.example/{i}"></v:roundrect>'
+            f'<a href="https://shop.example/{i}">x</a>'
+            for i in range(n)
+        )
+
+    def fastest(html: str) -> float:
+        runs = []
+        for _ in range(2):
+            started = time.perf_counter()
+            decorate(html, message, tokens, BASE, track_clicks=False)
+            runs.append(time.perf_counter() - started)
+        return min(runs)
+
+    small, large = fastest(buttons(1000)), fastest(buttons(10_000))
+    assert large < 25 * small + 0.2, (large, small)
+    result = decorate(buttons(3), message, tokens, BASE)
+    assert result.links == tuple((i, f"https://shop.example/{i}") for i in range(3))
+
+
+def test_links_times_recipients_over_the_bound_is_refused(tokens: Tokens) -> None:
+    html = "".join(f'<a href="https://shop.example/{n}">x</a>' for n in range(5))
+    messages = [Message("d", f"r{i}", "c", "e") for i in range(3)]
+    assert len(decorate_many(html, messages, tokens, BASE, max_links=15)) == 3
+    with pytest.raises(TooLarge, match="5 tracked links × 3 recipients is over 14"):
+        decorate_many(html, messages, tokens, BASE, max_links=14)
+    # Links that are not tracked cost no signature, and neither does an untracked copy.
+    assert decorate_many(html, messages, tokens, BASE, max_links=0, track_clicks=False)
+
+
+def test_output_over_the_bound_is_refused(tokens: Tokens) -> None:
+    html = "<p>" + "x" * 1000 + '</p><a href="https://shop.example/">x</a>'
+    messages = [Message("d", f"r{i}", "c", "e") for i in range(4)]
+    copies = decorate_many(html, messages, tokens, BASE)
+    total = sum(len(c.html) for c in copies)
+    assert decorate_many(html, messages, tokens, BASE, max_output=total) == copies
+    with pytest.raises(TooLarge, match="exceed"):
+        decorate_many(html, messages, tokens, BASE, max_output=total - 1)
+    with pytest.raises(TooLarge, match="exceed"):  # refused before any work
+        decorate_many(html, messages, tokens, BASE, max_output=len(html) * 4 - 1)

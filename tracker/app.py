@@ -14,8 +14,10 @@ from aiohttp import web
 
 from tracker import pages
 from tracker.config import Settings
+from tracker.decorate_pool import DECORATE_POOL, DecoratePool, stop_decorate_pool
 from tracker.events import iso, iso_now
 from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
+from tracker.render_cache import RenderCache
 from tracker.routes import api, health, mirror, tracking, ui, unsubscribe
 from tracker.routes.auth import Handler
 from tracker.routes.hits import HitRecorder
@@ -95,9 +97,12 @@ def create_app(
     # Hits take the fast clock unless a test gave its own.
     now = iso_now if clock is utc_now else lambda: iso(clock())
     app[RECORDER] = HitRecorder(settings, app[STORE], now)
+    app[DECORATE_POOL] = DecoratePool(settings.secret_keys, settings.decorate_seconds)
+    app[mirror.VIEWS] = RenderCache()
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
     app.cleanup_ctx.append(workflow_ctx)
+    app.on_shutdown.append(stop_decorate_pool)
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)

@@ -107,6 +107,8 @@ class Settings:
     header_timeout: float = 5.0
     # Seconds an idle connection is kept open, between requests or before the first.
     keepalive_timeout: float = 15.0
+    # CPU seconds one decorate call (API or view in browser) may take before it is refused.
+    decorate_seconds: float = 10.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -164,6 +166,7 @@ _FLOAT_KEYS = {
     "workflow_interval",
     "header_timeout",
     "keepalive_timeout",
+    "decorate_seconds",
 }
 _KNOWN = set(Settings.__dataclass_fields__)
 
@@ -245,6 +248,8 @@ def load(
         raise ConfigError("retention_days: must be 0 (forever) or more")
     if not 0 <= settings.proximity_seconds <= 3:
         raise ConfigError("proximity_seconds: must be between 0 and 3")
+    if not 0 < settings.decorate_seconds <= 3600:
+        raise ConfigError("decorate_seconds: must be more than 0 and at most 3600")
     if settings.ipv4_prefix not in range(0, 33) or settings.ipv6_prefix not in range(0, 129):
         raise ConfigError("ipv4_prefix/ipv6_prefix: out of range")
     for key in ("header_timeout", "keepalive_timeout"):

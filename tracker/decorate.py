@@ -30,6 +30,7 @@ last ``</body>`` outside comments (or at the end), followed by the open pixel.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from html import escape, unescape
 from html.parser import HTMLParser
@@ -42,7 +43,7 @@ _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 VIEW_PLACEHOLDERS = ("{{view_in_browser_url}}", "*|ARCHIVE|*")
 _VIEW_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in VIEW_PLACEHOLDERS))
 # Merge tags of Handlebars/Liquid/Marketo and Mailchimp: signing one would freeze it.
-_MERGE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\*\|.*?\|\*", re.DOTALL)
+MERGE_TAGS = (("{{", "}}"), ("{%", "%}"), ("*|", "|*"))
 _CONDITIONAL = re.compile(r"\[if\b[^\]]*\]>", re.IGNORECASE)
 # The whitespace browsers strip from both ends of a URL in an attribute.
 _URL_SPACE = "\t\n\f\r "
@@ -70,6 +71,10 @@ HONEYPOT = (
     'max-height:0;overflow:hidden" aria-hidden="true" tabindex="-1"></a>'
 )
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+
+
+class TooLarge(ValueError):
+    """The work asked for is over a bound of ``decorate_many`` (tracked links, output)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,17 +205,29 @@ def _scan(text: str) -> _Found:
     return found
 
 
+def has_merge_tag(url: str) -> bool:
+    """Whether ``url`` holds ``{{…}}``, ``{%…%}`` or ``*|…|*`` (one pass per kind)."""
+    for opening, closing in MERGE_TAGS:
+        start = url.find(opening)
+        if start >= 0 and url.find(closing, start + len(opening)) >= 0:
+            return True
+    return False
+
+
 def _number(hrefs: list[_Href]) -> dict[int, int]:
     """Link number of each tracked href, by tag position (see the module docstring)."""
     anchors = [h for h in hrefs if not h.vml]
     numbers = {h.pos: n for n, h in enumerate(anchors)}
+    by_url: dict[str, list[int]] = {}  # positions of the anchors of each URL, in order
+    for a in anchors:
+        by_url.setdefault(a.url, []).append(a.pos)
     following = len(anchors)
     for shape in (h for h in hrefs if h.vml):
-        same = [a for a in anchors if a.url == shape.url]
-        after = [a for a in same if a.pos > shape.pos]
-        partner = after[0] if after else (same[-1] if same else None)
+        same = by_url.get(shape.url, [])
+        after = bisect_right(same, shape.pos)
+        partner = same[after] if after < len(same) else (same[-1] if same else None)
         if partner is not None:
-            numbers[shape.pos] = numbers[partner.pos]
+            numbers[shape.pos] = numbers[partner]
         else:
             numbers[shape.pos] = following
             following += 1
@@ -265,14 +282,33 @@ def decorate_many(
     track_opens: bool = True,
     track_clicks: bool = True,
     honeypot: bool = True,
+    max_links: int | None = None,
+    max_output: int | None = None,
 ) -> list[Decorated]:
-    """``decorate`` for each of ``messages``, parsing the template once."""
+    """``decorate`` for each of ``messages``, parsing the template once.
+
+    ``max_links`` bounds the tracked links signed (links × messages), ``max_output`` the
+    characters of HTML made for all messages together: over either, ``TooLarge``.
+    """
+    if max_output is not None and len(html) * len(messages) > max_output:
+        raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
     found = _scan(html)
+    if max_links is not None and track_clicks:
+        ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
+        tracked = sum(1 for h in found.hrefs if _target(h, ours) is not None)
+        if tracked * len(messages) > max_links:
+            raise TooLarge(
+                f"{tracked} tracked links × {len(messages)} recipients is over {max_links}"
+            )
     honeypot = honeypot and track_clicks
-    return [
-        _decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot)
-        for m in messages
-    ]
+    out: list[Decorated] = []
+    size = 0
+    for m in messages:
+        out.append(_decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot))
+        size += len(out[-1].html)
+        if max_output is not None and size > max_output:
+            raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
+    return out
 
 
 def _target(h: _Href, ours: tuple[str, ...]) -> str | None:
@@ -281,7 +317,7 @@ def _target(h: _Href, ours: tuple[str, ...]) -> str | None:
         return None
     # is_trackable_url first: it caps the length before any regex runs on the URL.
     url = to_ascii(h.url)
-    if not is_trackable_url(url) or url.startswith(ours) or _MERGE_TAG.search(url):
+    if not is_trackable_url(url) or url.startswith(ours) or has_merge_tag(url):
         return None
     return url
 

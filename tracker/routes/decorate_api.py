@@ -6,8 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from tracker.decorate import decorate_many
-from tracker.keys import SETTINGS, STORE, TOKENS
+from tracker.decorate import TooLarge
+from tracker.decorate_pool import DECORATE_POOL, Busy, OverBudget, api_answer
+from tracker.keys import SETTINGS, STORE
 from tracker.routes.replies import error, json_body
 from tracker.routes.table import RouteTable
 from tracker.store.base import DeliveryTemplate
@@ -18,6 +19,10 @@ routes = RouteTable()
 # The stdlib HTML parser slows down badly on some malformed input: cap the template.
 MAX_HTML = 512 * 1024
 MAX_RECIPIENTS = 1000
+TOO_COSTLY = (
+    "html: decorating it took more than {seconds:g} s of CPU time (unclosed tags or "
+    "comments make the parser slow); nothing was stored"
+)
 
 
 def _ids(body: dict[str, Any]) -> tuple[str, str, str] | str:
@@ -62,23 +67,21 @@ async def post_decorate(request: web.Request) -> web.Response:
         return error(400, "bad_request", "track_opens/track_clicks: true or false")
     messages = [Message(delivery, r, campaign, email) for r in recipients]
     settings = request.config_dict[SETTINGS]
+    flags = {"track_opens": opens, "track_clicks": clicks,
+             "honeypot": "honeypot" in settings.signals}  # fmt: skip
+    pool = request.config_dict[DECORATE_POOL]
     try:
-        results = decorate_many(
-            html, messages, request.config_dict[TOKENS], settings.base_url,
-            track_opens=opens, track_clicks=clicks, honeypot="honeypot" in settings.signals,
-        )  # fmt: skip
+        body, links = await pool.run(api_answer, html, messages, settings.base_url, many, flags)
+    except TooLarge as exc:
+        return error(413, "too_large", f"{exc}; send fewer recipients per call")
     except ValueError as exc:
         return error(400, "bad_request", str(exc))
+    except OverBudget:
+        return error(422, "too_costly", TOO_COSTLY.format(seconds=pool.budget))
+    except Busy:
+        return error(503, "busy", "Decoration is busy; try again.", **{"Retry-After": "1"})
     template = DeliveryTemplate(
-        delivery,
-        campaign,
-        email,
-        html,
-        results[0].links,
-        opens,
-        clicks,
-        recipients=tuple(recipients),
+        delivery, campaign, email, html, links, opens, clicks, recipients=tuple(recipients)
     )
     await request.config_dict[STORE].register_delivery(template)
-    answers = [{"html": r.html, "headers": r.headers} for r in results]
-    return web.json_response(answers if many else answers[0])
+    return web.Response(body=body, content_type="application/json")

@@ -2,20 +2,24 @@
 
 The page is the copy registered for this recipient (never another's) decorated again
 (links still tracked, no open pixel: reading the copy is not opening the mail), served
-in a sandbox with no script allowed.
+in a sandbox with no script allowed. Copies are made in the decorate pool
+(tracker.decorate_pool) and kept in a bounded cache keyed by the token and the copy's
+fingerprint.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.decorate import decorate
+from tracker.decorate_pool import DECORATE_POOL, Busy, OverBudget, view_copy
 from tracker.keys import SETTINGS, STORE, TOKENS
 from tracker.pages import error_page, not_found
+from tracker.render_cache import RenderCache, digest
 from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken
 
 routes = RouteTable()
+VIEWS = web.AppKey("views", RenderCache)
 
 # The template is the marketer's, not ours: it may load its images, fonts and styles,
 # never run a script, and its links may only take the reader to a new page.
@@ -43,15 +47,19 @@ async def view_in_browser(request: web.Request) -> web.Response:
     template = await app[STORE].view(message.delivery, message.recipient)
     if template is None:
         return error_page(request, 404, "Not available", "This email is no longer available.")
-    copy = decorate(
-        template.html,
-        message,
-        app[TOKENS],
-        app[SETTINGS].base_url,
-        track_opens=False,
-        track_clicks=template.track_clicks,
-        honeypot=False,  # a page in a browser, not a message a gateway scans
-    )
+    token = request.match_info["token"]
+    key = (token, digest(template.html), template.track_clicks)
+    copy = app[VIEWS].get(key)
+    if copy is None:
+        try:
+            copy = await app[DECORATE_POOL].run(
+                view_copy, template.html, message, app[SETTINGS].base_url, template.track_clicks
+            )
+        except (Busy, OverBudget):
+            busy = error_page(request, 503, "Busy", "Please try again in a moment.")
+            busy.headers["Retry-After"] = "1"
+            return busy
+        app[VIEWS].put(key, copy)
     return web.Response(
-        text=copy.html, content_type="text/html", charset="utf-8", headers=MIRROR_HEADERS
+        text=copy, content_type="text/html", charset="utf-8", headers=MIRROR_HEADERS
     )
