@@ -18,8 +18,8 @@ from tests.serverproc import HOST, ServerProcess, clean_env, free_port
 from tracker.tokens import Message, Tokens
 
 pytestmark = pytest.mark.process
-KEY = "decorate-pool-test-key"
-API_KEY = "decorate-pool-api-key"
+KEY = "decorate-pool-test-key-at-least-32-characters"
+API_KEY = "decorate-pool-api-key-at-least-32-characters"
 # CPython's parser rescans to the end from each unclosed "<a ": this took about a minute
 # on the event loop, and every other request waited for it.
 PATHOLOGICAL = '<a href="https://shop.example/">Sale</a>' + "<a " * 20_000
