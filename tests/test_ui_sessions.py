@@ -18,7 +18,7 @@ from tracker.app import create_app
 from tracker.config import Settings
 from tracker.store.sqlite import SQLiteStore
 
-OTHER_KEY = "second-api-key"
+OTHER_KEY = "second-api-key-at-least-32-characters"
 
 
 async def log_in(client: TestClient, key: str = API_KEY, **headers: str) -> str:
@@ -63,7 +63,9 @@ async def test_removing_or_changing_a_key_ends_its_sessions_only(
     await first.close()
 
     # The first key is replaced in its place: the cookie's old index would still match.
-    changed = replace(settings, api_keys=("a-new-key-in-the-first-place", OTHER_KEY))
+    changed = replace(
+        settings, api_keys=("a-new-key-in-the-first-place-of-32-characters", OTHER_KEY)
+    )
     second = await aiohttp_client(create_app(changed))
     assert await page_status(second, by_first_key) == 303, "the changed key's session ended"
     assert await page_status(second, by_second_key) == 200, "the other key's session lives"
