@@ -612,8 +612,9 @@ def test_links_full_of_unclosed_merge_tags_cost_what_plain_links_cost(tokens: To
 
 
 def test_many_vml_buttons_are_numbered_in_linear_time(tokens: Tokens, message: Message) -> None:
-    # Each VML shape looked through every <a> for its partner: ten times the buttons took
-    # forty times as long (10,000 buttons: 2.5 s); now about ten times.
+    # Each VML shape looked through every <a> for its partner: the time grew with the
+    # square of the buttons (10,000 buttons: 2.5 s); now twenty times the buttons take about
+    # twenty times as long. The bound (80) leaves room for a busy machine's noise.
     def buttons(n: int) -> str:
         return "".join(
             f'<v:roundrect href="https://shop.example/{i}"></v:roundrect>'
@@ -623,14 +624,14 @@ def test_many_vml_buttons_are_numbered_in_linear_time(tokens: Tokens, message: M
 
     def fastest(html: str) -> float:
         runs = []
-        for _ in range(2):
+        for _ in range(3):
             started = time.perf_counter()
             decorate(html, message, tokens, BASE, track_clicks=False)
             runs.append(time.perf_counter() - started)
         return min(runs)
 
-    small, large = fastest(buttons(1000)), fastest(buttons(10_000))
-    assert large < 25 * small + 0.2, (large, small)
+    small, large = fastest(buttons(500)), fastest(buttons(10_000))
+    assert large < 80 * small + 0.2, (large, small)
     result = decorate(buttons(3), message, tokens, BASE)
     assert result.links == tuple((i, f"https://shop.example/{i}") for i in range(3))
 
