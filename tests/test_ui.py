@@ -111,3 +111,29 @@ async def test_tracked_data_shows_as_text_never_as_markup(
     assert str(escape(XSS)) in logs, "the user agent is shown, escaped"
     evil = await client.get("/ui/deliveries/" + XSS.replace("/", "%2F").replace(" ", "%20"))
     assert evil.status == 404 and "<script>" not in await evil.text(), "no such delivery"
+
+
+async def test_the_hot_tab_parses_a_costly_copy_off_the_event_loop(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """A stored copy the parser is quadratic on (a CLI registered it: no budget) shows a
+    'too costly' note on the hot tab, and other requests are answered meanwhile."""
+    import asyncio
+    from dataclasses import replace
+
+    from tracker.keys import STORE
+    from tracker.store.base import DeliveryTemplate
+
+    app = trusting_app(replace(settings, decorate_seconds=0.5), Clock())
+    client = await aiohttp_client(app)
+    costly = "<a " * 40_000  # no ">" ever: CPython's parser is quadratic on it (minutes)
+    await app[STORE].register_delivery(
+        DeliveryTemplate("costly", "c", "e", costly, recipients=("r",))
+    )
+    await logged_in(client)
+    hot = asyncio.ensure_future(client.get("/ui/deliveries/costly?tab=hot"))
+    await asyncio.sleep(0.2)  # the hot tab is being parsed now
+    health = await client.get("/healthz")
+    assert health.status == 200 and not hot.done(), "answered while the copy was parsed"
+    resp = await hot
+    assert resp.status == 200 and "too costly to show now" in await resp.text()

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from tracker.decorate import annotate_links
+from tracker.decorate_pool import DECORATE_POOL, Busy, OverBudget
 from tracker.events import EventType
 from tracker.keys import CLOCK, PAGES, SETTINGS, STORE
 from tracker.pages import UI_HEADERS, error_page, render
@@ -193,11 +194,16 @@ async def delivery(request: web.Request) -> web.Response:
         template = await store.delivery(delivery)
         urls = await store.delivery_urls(delivery, traffic)
         context["hot"] = {"links": [{k: u[k] for k in ("link", "clicks", "share")} for u in urls]}
-        context["html"] = (
-            None
-            if template is None
-            else annotate_links(template.html, request.config_dict[SETTINGS].base_url)
-        )
+        context["html"] = None
+        if template is not None:
+            # Parsed in the decorate pool, as the API's templates are: a stored copy (one a
+            # CLI registered passed no budget) must not hold up other requests.
+            base_url = request.config_dict[SETTINGS].base_url
+            try:
+                pool = request.config_dict[DECORATE_POOL]
+                context["html"] = await pool.run(annotate_links, template.html, base_url)
+            except (Busy, OverBudget):
+                context["unshown"] = True
     else:
         filters = {
             "event_type": request.query.get("type") or None,
