@@ -1,7 +1,7 @@
 """A labelled corpus of tracking hits: who really sent each one, and when.
 
 Real user agents (mail programs, browsers, mail providers' image proxies, and the
-crawler sample of ``shared/corpora``), real networks (Apple's, Google's, the security
+crawler sample of ``tests/data``), real networks (Apple's, Google's, the security
 gateways' of ``tracker/netlists``, documentation ranges for homes and offices) and the
 timings each kind of client shows. It is built from a fixed seed, so every run is the
 same. Each hit carries its true label: ``human``, ``machine_open`` or ``bot``.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tracker.tokens import HONEYPOT_LINK
 
-CRAWLERS = Path(__file__).resolve().parents[2] / "shared/corpora/user-agents"
+CRAWLERS = Path(__file__).resolve().parent / "data" / "user-agents"
 
 APPLE_MAIL_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
