@@ -3,15 +3,18 @@
 Two maintained libraries do the reading. ua-parser (the uap-core rules, with its native
 accelerator) names the client family, the OS and the device, and calls known crawlers
 "Spider"; crawlerdetect (the CrawlerDetect patterns) knows many more crawlers, scanners
-and HTTP libraries. One convention is read directly: a user agent that gives a URL
-("+https://example.com/bot") is a crawler's introducing itself; browsers and mail
-programs never do. A user agent neither library can place (no client, no OS; Apple's
-proxy sends a bare "Mozilla/5.0") is ``unknown``. A send sees few distinct user agents,
-so each reading is cached.
+and HTTP libraries. Two rules are read directly: a user agent that gives a URL
+("+https://example.com/bot", "http://…") or an e-mail address is a crawler introducing
+itself (browsers and mail programs never do), and one naming an automation or scanning
+tool the libraries miss (``TOOLS``: browser automation, security scanners, mail security
+gateways' link checkers) is a bot. A user agent neither library can place (no client, no
+OS; Apple's proxy sends a bare "Mozilla/5.0") is ``unknown``. A send sees few distinct
+user agents, so each reading is cached.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +26,14 @@ from ua_parser import parse
 # crawlerdetect's generic patterns must not call a person's mail program a crawler.
 MAIL_CLIENTS = frozenset(
     {"Apple Mail", "Outlook", "Thunderbird", "Windows Live Mail", "Lotus Notes", "Airmail"}
+)
+# A crawler introducing itself: a URL (with or without "+") or an e-mail address.
+INTRODUCES_ITSELF = re.compile(r"https?://|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
+# Automation and scanning tools that neither library names (checked against both).
+TOOLS = re.compile(
+    r"\b(?:playwright|selenium|puppeteer|cypress|webdriver|htmlunit|jsdom|slimerjs|splash"
+    r"|burp suite|owasp zap|zap/\d|nuclei|detectify|barracuda|mimecast|proofpoint)\b",
+    re.IGNORECASE,
 )
 MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS"})
 
@@ -48,6 +59,8 @@ _detector_lock = threading.Lock()  # CrawlerDetect keeps the last match on the i
 
 
 def _is_crawler(user_agent: str) -> bool:
+    if INTRODUCES_ITSELF.search(user_agent) or TOOLS.search(user_agent):
+        return True
     with _detector_lock:
         return bool(_detector.isCrawler(user_agent))
 
