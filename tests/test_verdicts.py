@@ -243,3 +243,90 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
     again = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
     assert "Judged 4 hits again; 0 verdicts changed." in again.output
     assert await stats(client, auth) == after
+
+
+# Gmail's and Yahoo's image proxies fetch the pixel when the person opens the message.
+GMAIL_PROXY_UA = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+YAHOO_PROXY_UA = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+GMAIL_PROXY = "66.249.84.20"  # Google's network: the image proxy
+
+
+async def sent_and_delivered(client: TestClient, auth: dict[str, str], clock: Clock,
+                             *recipients: str) -> None:  # fmt: skip
+    events = []
+    for who in recipients:
+        for kind in ("sent", "delivered"):
+            events.append({"id": f"{kind}-{who}", "type": kind, "delivery": "spring",
+                           "recipient": who, "at": iso(clock())})  # fmt: skip
+    resp = await client.post("/api/v1/events", json=events, headers=auth)
+    assert resp.status == 200
+
+
+async def test_a_gmail_reader_s_open_through_the_proxy_and_click_are_a_person_s(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    await sent_and_delivered(client, auth, clock, "ivy")
+    message = Message("spring", "ivy", "c", "e")
+    clock.advance(hours=2)  # ivy opens the message: Gmail's proxy fetches the pixel
+    resp = await client.get(
+        f"/o/{tokens.open_token(message)}.gif", headers=came_from(GMAIL_PROXY, GMAIL_PROXY_UA)
+    )
+    assert resp.status == 200 and resp.content_type == "image/gif"
+    # She opens it again: Gmail shows its cached copy, no request reaches the server.
+    clock.advance(minutes=3)  # then she clicks, in her browser
+    link = Click(message, 1, "https://shop.example/1")
+    resp = await client.get(
+        f"/c/{tokens.click_token(link)}",
+        headers=came_from(HOME, GATEWAY_UA),
+        allow_redirects=False,
+    )
+    assert resp.status == 302
+
+    people = await stats(client, auth)
+    assert (people["opened"], people["clicks"], people["unique_clickers"]) == (1, 1, 1)
+    assert people["rates"]["open"] == 1.0
+    assert people["bots"]["machine_opens"] == 0
+    stored = table(rows, "SELECT route, verdict, reasons, client, device FROM hits ORDER BY id")
+    assert stored == [
+        ("open", "human", "image_proxy,net:image-proxies", "Gmail", "proxy"),
+        ("click", "human", "", "Chrome", "desktop"),
+    ]
+    events = table(rows, "SELECT type, verdict FROM events WHERE hit_id IS NOT NULL ORDER BY id")
+    assert events == [("opened", "human"), ("clicked", "human")]
+    resp = await client.get("/api/v1/deliveries/spring/logs?type=opened", headers=auth)
+    (logged,) = (await resp.json())["items"]
+    assert (logged["verdict"], logged["reasons"]) == ("human", ["image_proxy", "net:image-proxies"])
+
+
+async def test_a_proxy_fetch_at_delivery_and_a_proxy_s_click_are_still_machines(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    await sent_and_delivered(client, auth, clock, "jack", "kim")
+    jack, kim = Message("spring", "jack", "c", "e"), Message("spring", "kim", "c", "e")
+    clock.advance(seconds=2)  # a scan at delivery through the same proxy
+    await client.get(f"/o/{tokens.open_token(jack)}.gif", headers=came_from(HOME, YAHOO_PROXY_UA))
+    clock.advance(hours=1)  # a proxy never clicks: a click saying it is one is a machine's
+    link = Click(kim, 0, "https://shop.example/0")
+    await client.get(
+        f"/c/{tokens.click_token(link)}",
+        headers=came_from(HOME, GMAIL_PROXY_UA),
+        allow_redirects=False,
+    )
+    clock.advance(hours=1)  # Apple's proxy, hours later, is still a machine's open
+    await client.get(f"/o/{tokens.open_token(kim)}.gif", headers=came_from(APPLE, APPLE_MPP_UA))
+
+    stored = table(rows, "SELECT recipient, verdict, reasons, client FROM hits ORDER BY id")
+    assert stored == [
+        ("jack", "machine_open", "after_send,image_proxy", "Yahoo Mail"),
+        ("kim", "bot", "image_proxy", "Gmail"),
+        ("kim", "machine_open", "unknown_agent,net:apple-mpp", "Other"),
+    ]
+    people = await stats(client, auth)
+    assert (people["opened"], people["clicks"]) == (0, 0)
+    assert people["bots"]["machine_opens"] == 2

@@ -111,16 +111,17 @@ def build(seed: int = 20261123) -> tuple[list[str], list[LabelledHit]]:
         if rnd.random() < 0.4:
             hit(t + rnd.uniform(1, 30) * hours, "click", who, IPHONE_SAFARI, home(), "human",
                 rnd.randrange(LINKS))  # fmt: skip
-    # Gmail and Yahoo: their image proxies fetch the pixel when the person opens.
+    # Gmail and Yahoo: their image proxies fetch the pixel when the person opens: the
+    # person's open, through the proxy.
     for _ in range(20):
         who, t = person("gmail")
         opened = t + rnd.uniform(0.2, 40) * hours
         if rnd.random() < 0.8:
             proxy = f"66.249.{rnd.randrange(80, 94)}.{rnd.randrange(1, 255)}"
-            hit(opened, "open", who, GMAIL_PROXY, proxy, "machine_open")
+            hit(opened, "open", who, GMAIL_PROXY, proxy, "human")
         else:
             hit(opened, "open", who, YAHOO_PROXY, f"98.137.{rnd.randrange(256)}.9",
-                "machine_open")  # fmt: skip
+                "human")  # fmt: skip
         if rnd.random() < 0.5:
             hit(opened + rnd.uniform(20, 600), "click", who,
                 rnd.choice([DESKTOP_CHROME, ANDROID_CHROME]), home(), "human",

@@ -35,6 +35,9 @@ TOOLS = re.compile(
     r"|burp suite|owasp zap|zap/\d|nuclei|detectify|barracuda|mimecast|proofpoint)\b",
     re.IGNORECASE,
 )
+# Mail providers' image proxies that fetch when the person opens the message (ua-parser's
+# family -> the provider, the mail client of reports). Sources: README, "Proxy opens".
+IMAGE_PROXIES = {"GmailImageProxy": "Gmail", "YahooMailProxy": "Yahoo Mail"}
 MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS"})
 
 
@@ -42,7 +45,7 @@ MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiO
 class Agent:
     """One user agent, read once."""
 
-    client: str  # ua-parser's family: "Apple Mail", "Outlook", "Chrome Mobile", "Other"
+    client: str  # ua-parser's family ("Apple Mail", "Chrome Mobile", "Other") or "Gmail"
     os: str
     device: str  # "desktop", "mobile", "tablet", "proxy", "bot" or "unknown"
     bot: bool  # a crawler, scanner or HTTP library by its own words
@@ -74,7 +77,8 @@ def read_agent(user_agent: str) -> Agent:
     client = parsed.user_agent.family if parsed.user_agent else "Other"
     os = parsed.os.family if parsed.os else "Other"
     device_family = parsed.device.family if parsed.device else "Other"
-    image_proxy = client.endswith(("ImageProxy", "MailProxy"))
+    image_proxy = client in IMAGE_PROXIES
+    client = IMAGE_PROXIES.get(client, client)
     spider = device_family == "Spider"
     bot = not image_proxy and (spider or (client not in MAIL_CLIENTS and _is_crawler(user_agent)))
     if image_proxy:
