@@ -230,7 +230,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
 
     after = await stats(client, auth)
     assert (after["clicks"], after["opened"]) == (0, 1)
-    assert after["bots"] == {"machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
+    assert after["bots"] == {"proxy_opens": 0, "machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
     assert table(rows, "SELECT verdict, reasons FROM hits ORDER BY id") == [
         ("bot", "net:scanner"),
         ("bot", "net:scanner"),
