@@ -13,12 +13,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 
+from tests import pgserver
 from tests.conftest import PERSON, Rows
 from tests.test_sending import Clock
 from tracker.app import create_app
 from tracker.cli import main
 from tracker.config import Settings
-from tracker.events import iso
+from tracker.events import EventType, iso
+from tracker.rules import dedupe_key
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 
 # What gateways and proxies send: a browser's user agent, from their own networks.
@@ -330,3 +332,70 @@ async def test_a_proxy_fetch_at_delivery_and_a_proxy_s_click_are_still_machines(
     people = await stats(client, auth)
     assert (people["opened"], people["clicks"]) == (0, 0)
     assert people["bots"]["machine_opens"] == 2
+
+
+def execute(settings: Settings, sql: str, *params: Any) -> None:
+    """Write to the test's database directly, as a previous version of tracker left it."""
+    if settings.database_url:
+        pgserver.query(settings.database_url, sql, *params)
+        return
+    conn = sqlite3.connect(settings.sqlite_path)
+    try:
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+async def test_rescore_brings_the_opens_of_gmail_and_yahoo_readers_back(
+    aiohttp_client: Any,
+    settings: Settings,
+    tokens: Tokens,
+    auth: dict[str, str],
+    rows: Rows,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    await sent_and_delivered(client, auth, clock, "lena", "mona")
+    clock.advance(hours=3)
+    for who, headers in (("lena", came_from(GMAIL_PROXY, GMAIL_PROXY_UA)),
+                         ("mona", came_from("98.137.11.9", YAHOO_PROXY_UA))):  # fmt: skip
+        resp = await client.get(
+            f"/o/{tokens.open_token(Message('spring', who, 'c', 'e'))}.gif", headers=headers
+        )
+        assert resp.status == 200
+    # The previous version judged these opens machine opens, under the machines' Opened
+    # key, with ua-parser's names for the proxies: set the rows as it left them.
+    old = {"Gmail": "GmailImageProxy", "Yahoo Mail": "YahooMailProxy"}
+    for hit in rows("SELECT id, recipient, reasons, client FROM hits ORDER BY id"):
+        execute(settings, "UPDATE hits SET verdict = 'machine_open', client = ? WHERE id = ?",
+                old.get(hit["client"], hit["client"]), hit["id"])  # fmt: skip
+        key = dedupe_key(EventType.OPENED, "spring", hit["recipient"], "c", "e", machine=True)
+        execute(settings, "UPDATE events SET verdict = 'machine_open', dedupe = ? WHERE hit_id = ?",
+                key, hit["id"])  # fmt: skip
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
+    monkeypatch.setenv("TRACKER_FORGET_KEY", settings.forget_key)
+    run = await asyncio.to_thread(CliRunner().invoke, main, ["workflow", "run"])
+    assert run.exit_code == 0, run.output
+    before = await stats(client, auth)
+    assert (before["opened"], before["bots"]["machine_opens"]) == (0, 2)
+
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
+    assert result.exit_code == 0, result.output
+    assert "Judged 2 hits again; 2 verdicts changed." in result.output
+
+    after = await stats(client, auth)
+    assert (after["opened"], after["rates"]["open"]) == (2, 1.0)
+    assert after["bots"] == {"proxy_opens": 2, "machine_opens": 0, "bot_opens": 0, "bot_clicks": 0}
+    assert table(rows, "SELECT recipient, verdict, client, device FROM hits ORDER BY id") == [
+        ("lena", "human", "Gmail", "proxy"),
+        ("mona", "human", "Yahoo Mail", "proxy"),
+    ]
+    opened = table(rows, "SELECT recipient, verdict FROM events WHERE type = 'opened' ORDER BY 1")
+    assert opened == [("lena", "human"), ("mona", "human")]
+    run = await asyncio.to_thread(CliRunner().invoke, main, ["workflow", "run"])
+    assert run.exit_code == 0, run.output
+    assert await stats(client, auth) == after
