@@ -15,6 +15,7 @@ def test_every_data_file_is_in_the_repository_and_named_in_sources() -> None:
     names = {p.name for p in files}
     # The corpora the tests read: the email templates and the crawler user agents.
     assert "crawler-user-agents-sample.json" in names
+    assert "well-known-bots-sample.json" in names
     assert len([n for n in names if n.endswith(".html")]) == 6
     for path in files:
         rows = [line for line in sources.splitlines() if f"`{path.name}`" in line]

@@ -174,7 +174,7 @@ async def test_every_report_number_matches_what_was_sent(
         },
         "first_activity": iso(min(activity)), "last_activity": iso(max(activity)),
         # HEAD requests are in the raw log only: they never make a Clicked.
-        "bots": {"machine_opens": 0, "bot_opens": 1, "bot_clicks": 12},
+        "bots": {"proxy_opens": 0, "machine_opens": 0, "bot_opens": 1, "bot_clicks": 12},
     }  # fmt: skip
 
     per_link = Counter(s.link for s in clicks)

@@ -13,12 +13,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 
+from tests import pgserver
 from tests.conftest import PERSON, Rows
 from tests.test_sending import Clock
 from tracker.app import create_app
 from tracker.cli import main
 from tracker.config import Settings
-from tracker.events import iso
+from tracker.events import EventType, iso
+from tracker.rules import dedupe_key
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 
 # What gateways and proxies send: a browser's user agent, from their own networks.
@@ -230,7 +232,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
 
     after = await stats(client, auth)
     assert (after["clicks"], after["opened"]) == (0, 1)
-    assert after["bots"] == {"machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
+    assert after["bots"] == {"proxy_opens": 0, "machine_opens": 0, "bot_opens": 1, "bot_clicks": 2}
     assert table(rows, "SELECT verdict, reasons FROM hits ORDER BY id") == [
         ("bot", "net:scanner"),
         ("bot", "net:scanner"),
@@ -242,4 +244,158 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
 
     again = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
     assert "Judged 4 hits again; 0 verdicts changed." in again.output
+    assert await stats(client, auth) == after
+
+
+# Gmail's and Yahoo's image proxies fetch the pixel when the person opens the message.
+GMAIL_PROXY_UA = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+YAHOO_PROXY_UA = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+GMAIL_PROXY = "66.249.84.20"  # Google's network: the image proxy
+
+
+async def sent_and_delivered(client: TestClient, auth: dict[str, str], clock: Clock,
+                             *recipients: str) -> None:  # fmt: skip
+    events = []
+    for who in recipients:
+        for kind in ("sent", "delivered"):
+            events.append({"id": f"{kind}-{who}", "type": kind, "delivery": "spring",
+                           "recipient": who, "at": iso(clock())})  # fmt: skip
+    resp = await client.post("/api/v1/events", json=events, headers=auth)
+    assert resp.status == 200
+
+
+async def test_a_gmail_reader_s_open_through_the_proxy_and_click_are_a_person_s(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    await sent_and_delivered(client, auth, clock, "ivy")
+    message = Message("spring", "ivy", "c", "e")
+    clock.advance(hours=2)  # ivy opens the message: Gmail's proxy fetches the pixel
+    resp = await client.get(
+        f"/o/{tokens.open_token(message)}.gif", headers=came_from(GMAIL_PROXY, GMAIL_PROXY_UA)
+    )
+    assert resp.status == 200 and resp.content_type == "image/gif"
+    # She opens it again: Gmail shows its cached copy, no request reaches the server.
+    clock.advance(minutes=3)  # then she clicks, in her browser
+    link = Click(message, 1, "https://shop.example/1")
+    resp = await client.get(
+        f"/c/{tokens.click_token(link)}",
+        headers=came_from(HOME, GATEWAY_UA),
+        allow_redirects=False,
+    )
+    assert resp.status == 302
+
+    people = await stats(client, auth)
+    assert (people["opened"], people["clicks"], people["unique_clickers"]) == (1, 1, 1)
+    assert people["rates"]["open"] == 1.0
+    assert people["bots"]["machine_opens"] == 0
+    stored = table(rows, "SELECT route, verdict, reasons, client, device FROM hits ORDER BY id")
+    assert stored == [
+        ("open", "human", "image_proxy,net:image-proxies", "Gmail", "proxy"),
+        ("click", "human", "", "Chrome", "desktop"),
+    ]
+    events = table(rows, "SELECT type, verdict FROM events WHERE hit_id IS NOT NULL ORDER BY id")
+    assert events == [("opened", "human"), ("clicked", "human")]
+    resp = await client.get("/api/v1/deliveries/spring/logs?type=opened", headers=auth)
+    (logged,) = (await resp.json())["items"]
+    assert (logged["verdict"], logged["reasons"]) == ("human", ["image_proxy", "net:image-proxies"])
+
+
+async def test_a_proxy_fetch_at_delivery_and_a_proxy_s_click_are_still_machines(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    await sent_and_delivered(client, auth, clock, "jack", "kim")
+    jack, kim = Message("spring", "jack", "c", "e"), Message("spring", "kim", "c", "e")
+    clock.advance(seconds=2)  # a scan at delivery through the same proxy
+    await client.get(f"/o/{tokens.open_token(jack)}.gif", headers=came_from(HOME, YAHOO_PROXY_UA))
+    clock.advance(hours=1)  # a proxy never clicks: a click saying it is one is a machine's
+    link = Click(kim, 0, "https://shop.example/0")
+    await client.get(
+        f"/c/{tokens.click_token(link)}",
+        headers=came_from(HOME, GMAIL_PROXY_UA),
+        allow_redirects=False,
+    )
+    clock.advance(hours=1)  # Apple's proxy, hours later, is still a machine's open
+    await client.get(f"/o/{tokens.open_token(kim)}.gif", headers=came_from(APPLE, APPLE_MPP_UA))
+
+    stored = table(rows, "SELECT recipient, verdict, reasons, client FROM hits ORDER BY id")
+    assert stored == [
+        ("jack", "machine_open", "after_send,image_proxy", "Yahoo Mail"),
+        ("kim", "bot", "image_proxy", "Gmail"),
+        ("kim", "machine_open", "unknown_agent,net:apple-mpp", "Other"),
+    ]
+    people = await stats(client, auth)
+    assert (people["opened"], people["clicks"]) == (0, 0)
+    assert people["bots"]["machine_opens"] == 2
+
+
+def execute(settings: Settings, sql: str, *params: Any) -> None:
+    """Write to the test's database directly, as a previous version of tracker left it."""
+    if settings.database_url:
+        pgserver.query(settings.database_url, sql, *params)
+        return
+    conn = sqlite3.connect(settings.sqlite_path)
+    try:
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+async def test_rescore_brings_the_opens_of_gmail_and_yahoo_readers_back(
+    aiohttp_client: Any,
+    settings: Settings,
+    tokens: Tokens,
+    auth: dict[str, str],
+    rows: Rows,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    await sent_and_delivered(client, auth, clock, "lena", "mona")
+    clock.advance(hours=3)
+    for who, headers in (("lena", came_from(GMAIL_PROXY, GMAIL_PROXY_UA)),
+                         ("mona", came_from("98.137.11.9", YAHOO_PROXY_UA))):  # fmt: skip
+        resp = await client.get(
+            f"/o/{tokens.open_token(Message('spring', who, 'c', 'e'))}.gif", headers=headers
+        )
+        assert resp.status == 200
+    # The previous version judged these opens machine opens, under the machines' Opened
+    # key, with ua-parser's names for the proxies: set the rows as it left them.
+    old = {"Gmail": "GmailImageProxy", "Yahoo Mail": "YahooMailProxy"}
+    for hit in rows("SELECT id, recipient, reasons, client FROM hits ORDER BY id"):
+        execute(settings, "UPDATE hits SET verdict = 'machine_open', client = ? WHERE id = ?",
+                old.get(hit["client"], hit["client"]), hit["id"])  # fmt: skip
+        key = dedupe_key(EventType.OPENED, "spring", hit["recipient"], "c", "e", machine=True)
+        execute(settings, "UPDATE events SET verdict = 'machine_open', dedupe = ? WHERE hit_id = ?",
+                key, hit["id"])  # fmt: skip
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
+    monkeypatch.setenv("TRACKER_FORGET_KEY", settings.forget_key)
+    run = await asyncio.to_thread(CliRunner().invoke, main, ["workflow", "run"])
+    assert run.exit_code == 0, run.output
+    before = await stats(client, auth)
+    assert (before["opened"], before["bots"]["machine_opens"]) == (0, 2)
+
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
+    assert result.exit_code == 0, result.output
+    assert "Judged 2 hits again; 2 verdicts changed." in result.output
+
+    after = await stats(client, auth)
+    assert (after["opened"], after["rates"]["open"]) == (2, 1.0)
+    assert after["bots"] == {"proxy_opens": 2, "machine_opens": 0, "bot_opens": 0, "bot_clicks": 0}
+    assert table(rows, "SELECT recipient, verdict, client, device FROM hits ORDER BY id") == [
+        ("lena", "human", "Gmail", "proxy"),
+        ("mona", "human", "Yahoo Mail", "proxy"),
+    ]
+    opened = table(rows, "SELECT recipient, verdict FROM events WHERE type = 'opened' ORDER BY 1")
+    assert opened == [("lena", "human"), ("mona", "human")]
+    run = await asyncio.to_thread(CliRunner().invoke, main, ["workflow", "run"])
+    assert run.exit_code == 0, run.output
     assert await stats(client, auth) == after

@@ -1,7 +1,7 @@
 """A labelled corpus of tracking hits: who really sent each one, and when.
 
 Real user agents (mail programs, browsers, mail providers' image proxies, and the
-crawler sample of ``tests/data``), real networks (Apple's, Google's, the security
+two crawler lists of ``tests/data``), real networks (Apple's, Google's, the security
 gateways' of ``tracker/netlists``, documentation ranges for homes and offices) and the
 timings each kind of client shows. It is built from a fixed seed, so every run is the
 same. Each hit carries its true label: ``human``, ``machine_open`` or ``bot``.
@@ -72,8 +72,9 @@ def delivered_at(recipient_index: int) -> float:
     return 0.2 * recipient_index
 
 
-def crawler_agents() -> list[str]:
-    data = json.loads((CRAWLERS / "crawler-user-agents-sample.json").read_text())
+def crawler_agents(name: str = "crawler-user-agents-sample.json") -> list[str]:
+    """A crawler list of ``tests/data/user-agents`` (its source, date and licence in it)."""
+    data = json.loads((CRAWLERS / name).read_text(encoding="utf-8"))
     return list(data["user_agents"])
 
 
@@ -100,8 +101,9 @@ def build(seed: int = 20261123) -> tuple[list[str], list[LabelledHit]]:
 
     hours = 3600.0
     # Apple Mail with Mail Privacy Protection: Apple's proxy fetches at delivery; the
-    # person may read (and their own open is a person's) and click later.
-    for _ in range(40):
+    # person may read (and their own open is a person's) and click later. Apple Mail is
+    # the most used mail program, Gmail the most used provider: the two largest cohorts.
+    for _ in range(60):
         who, t = person("apple")
         apple = f"17.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
         hit(t + rnd.uniform(1, 60), "open", who, APPLE_MPP, apple, "machine_open")
@@ -111,20 +113,31 @@ def build(seed: int = 20261123) -> tuple[list[str], list[LabelledHit]]:
         if rnd.random() < 0.4:
             hit(t + rnd.uniform(1, 30) * hours, "click", who, IPHONE_SAFARI, home(), "human",
                 rnd.randrange(LINKS))  # fmt: skip
-    # Gmail and Yahoo: their image proxies fetch the pixel when the person opens.
-    for _ in range(20):
+    # Gmail and Yahoo: their image proxies fetch the pixel when the person opens: the
+    # person's open, through the proxy.
+    for _ in range(40):
         who, t = person("gmail")
         opened = t + rnd.uniform(0.2, 40) * hours
         if rnd.random() < 0.8:
             proxy = f"66.249.{rnd.randrange(80, 94)}.{rnd.randrange(1, 255)}"
-            hit(opened, "open", who, GMAIL_PROXY, proxy, "machine_open")
+            hit(opened, "open", who, GMAIL_PROXY, proxy, "human")
         else:
             hit(opened, "open", who, YAHOO_PROXY, f"98.137.{rnd.randrange(256)}.9",
-                "machine_open")  # fmt: skip
+                "human")  # fmt: skip
         if rnd.random() < 0.5:
             hit(opened + rnd.uniform(20, 600), "click", who,
                 rnd.choice([DESKTOP_CHROME, ANDROID_CHROME]), home(), "human",
                 rnd.randrange(LINKS))  # fmt: skip
+    # A provider scanning at delivery through the same proxy: a machine's open (the
+    # person's later open is served from the proxy's cache and reaches no server).
+    for _ in range(15):
+        who, t = person("proxyscan")
+        if rnd.random() < 0.7:
+            proxy = f"66.249.{rnd.randrange(80, 94)}.{rnd.randrange(1, 255)}"
+            hit(t + rnd.uniform(0.5, 4), "open", who, GMAIL_PROXY, proxy, "machine_open")
+        else:
+            hit(t + rnd.uniform(0.5, 4), "open", who, YAHOO_PROXY,
+                f"98.137.{rnd.randrange(256)}.9", "machine_open")  # fmt: skip
     # Outlook and Thunderbird load images themselves: their opens are people's.
     for kind, agents, browser in (
         ("outlook", [OUTLOOK, OUTLOOK_OLD], EDGE),
@@ -172,7 +185,7 @@ def build(seed: int = 20261123) -> tuple[list[str], list[LabelledHit]]:
         hit(t + rnd.uniform(60, 7200), "click", who, DESKTOP_CHROME, office(), "bot",
             rnd.randrange(LINKS), method="HEAD")  # fmt: skip
     # Crawlers and preview fetchers that got hold of a link: each agent of the sample once.
-    for agent in crawler_agents():
+    for agent in crawler_agents() + crawler_agents("well-known-bots-sample.json"):
         who, t = person("crawled")
         hit(t + rnd.uniform(1, 72) * hours, "click", who, agent,
             f"198.18.{rnd.randrange(256)}.{rnd.randrange(1, 255)}", "bot",

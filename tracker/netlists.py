@@ -23,7 +23,9 @@ from pathlib import Path
 from tracker.events import Route
 
 DEFAULTS = Path(__file__).resolve().parent / "netlists"
-VERDICTS = ("bot", "machine_open")
+# ``proxy``: a mail provider's image proxy that fetches when the person opens the message;
+# a match is noted in the reasons and leaves the open a person's.
+VERDICTS = ("bot", "machine_open", "proxy")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

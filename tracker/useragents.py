@@ -3,15 +3,18 @@
 Two maintained libraries do the reading. ua-parser (the uap-core rules, with its native
 accelerator) names the client family, the OS and the device, and calls known crawlers
 "Spider"; crawlerdetect (the CrawlerDetect patterns) knows many more crawlers, scanners
-and HTTP libraries. One convention is read directly: a user agent that gives a URL
-("+https://example.com/bot") is a crawler's introducing itself; browsers and mail
-programs never do. A user agent neither library can place (no client, no OS; Apple's
-proxy sends a bare "Mozilla/5.0") is ``unknown``. A send sees few distinct user agents,
-so each reading is cached.
+and HTTP libraries. Two rules are read directly: a user agent that gives a URL
+("+https://example.com/bot", "http://…") or an e-mail address is a crawler introducing
+itself (browsers and mail programs never do), and one naming an automation or scanning
+tool the libraries miss (``TOOLS``: browser automation, security scanners, mail security
+gateways' link checkers) is a bot. A user agent neither library can place (no client, no
+OS; Apple's proxy sends a bare "Mozilla/5.0") is ``unknown``. A send sees few distinct
+user agents, so each reading is cached.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +27,17 @@ from ua_parser import parse
 MAIL_CLIENTS = frozenset(
     {"Apple Mail", "Outlook", "Thunderbird", "Windows Live Mail", "Lotus Notes", "Airmail"}
 )
+# A crawler introducing itself: a URL (with or without "+") or an e-mail address.
+INTRODUCES_ITSELF = re.compile(r"https?://|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
+# Automation and scanning tools that neither library names (checked against both).
+TOOLS = re.compile(
+    r"\b(?:playwright|selenium|puppeteer|cypress|webdriver|htmlunit|jsdom|slimerjs|splash"
+    r"|burp suite|owasp zap|zap/\d|nuclei|detectify|barracuda|mimecast|proofpoint)\b",
+    re.IGNORECASE,
+)
+# Mail providers' image proxies that fetch when the person opens the message (ua-parser's
+# family -> the provider, the mail client of reports). Sources: README, "Proxy opens".
+IMAGE_PROXIES = {"GmailImageProxy": "Gmail", "YahooMailProxy": "Yahoo Mail"}
 MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS"})
 
 
@@ -31,7 +45,7 @@ MOBILE_OS = frozenset({"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiO
 class Agent:
     """One user agent, read once."""
 
-    client: str  # ua-parser's family: "Apple Mail", "Outlook", "Chrome Mobile", "Other"
+    client: str  # ua-parser's family ("Apple Mail", "Chrome Mobile", "Other") or "Gmail"
     os: str
     device: str  # "desktop", "mobile", "tablet", "proxy", "bot" or "unknown"
     bot: bool  # a crawler, scanner or HTTP library by its own words
@@ -48,6 +62,8 @@ _detector_lock = threading.Lock()  # CrawlerDetect keeps the last match on the i
 
 
 def _is_crawler(user_agent: str) -> bool:
+    if INTRODUCES_ITSELF.search(user_agent) or TOOLS.search(user_agent):
+        return True
     with _detector_lock:
         return bool(_detector.isCrawler(user_agent))
 
@@ -61,7 +77,8 @@ def read_agent(user_agent: str) -> Agent:
     client = parsed.user_agent.family if parsed.user_agent else "Other"
     os = parsed.os.family if parsed.os else "Other"
     device_family = parsed.device.family if parsed.device else "Other"
-    image_proxy = client.endswith(("ImageProxy", "MailProxy"))
+    image_proxy = client in IMAGE_PROXIES
+    client = IMAGE_PROXIES.get(client, client)
     spider = device_family == "Spider"
     bot = not image_proxy and (spider or (client not in MAIL_CLIENTS and _is_crawler(user_agent)))
     if image_proxy:

@@ -5,12 +5,16 @@ signals, each switched on or off in the ``signals`` setting:
 
 - ``method``: a HEAD (or any non-GET) on a tracking route is a machine's.
 - ``user_agent``: a crawler, scanner or HTTP library by its user agent (ua-parser,
-  crawlerdetect, a URL in the user agent); a mail provider's image proxy, or a user
-  agent that names no client and no OS, is a machine open.
+  crawlerdetect, a URL or e-mail address, an automation tool); a user agent that names
+  no client and no OS is a machine open. A mail provider's image proxy that fetches
+  when the person opens the message (Gmail, Yahoo) leaves an open a person's, with the
+  reason ``image_proxy``; a click saying it is such a proxy is a bot's.
 - ``network``: the client's network is on a list (``tracker.netlists``); the list says
-  whether that is a bot or a machine open (Apple Mail Privacy Protection).
+  whether that is a bot, a machine open (Apple Mail Privacy Protection) or a provider's
+  image proxy (a reason only, the open stays a person's).
 - ``after_send``: the hit came within ``after_send_seconds`` of the message's Sent or
-  Delivered: an open then is a machine open (prefetch), a click a scanner's.
+  Delivered: an open then is a machine open (prefetch, or a provider scanning through
+  its proxy at delivery), a click a scanner's.
 - ``proximity``: two or more clicks of one recipient on one delivery within
   ``proximity_seconds`` of each other (Marketo's pattern): all of them are bot.
 - ``honeypot``: the click is on the invisible link ``decorate`` adds, or comes within
@@ -64,9 +68,10 @@ class Judge:
     def judge(
         self, route: str, method: str, ip: str | None, user_agent: str, context: Context
     ) -> tuple[Verdict, str]:
-        """The verdict and its reasons (comma-separated codes, empty for a human)."""
+        """The verdict and its reasons (comma-separated codes; a human's name a proxy)."""
         bot: list[str] = []
         machine: list[str] = []
+        proxy: list[str] = []  # a provider's proxy fetching for the person: not a machine
         on = self.signals
         if "method" in on and method != "GET":
             bot.append("method")
@@ -75,13 +80,14 @@ class Judge:
             if agent.bot:
                 bot.append("user_agent")
             elif agent.image_proxy:
-                machine.append("image_proxy")
+                (proxy if route == Route.OPEN else machine).append("image_proxy")
             elif agent.unknown:
                 machine.append("unknown_agent")
         if "network" in on:
             for listed in self._networks.match(ip):
                 if route in listed.routes:
-                    (bot if listed.verdict == "bot" else machine).append(f"net:{listed.name}")
+                    kind = {"bot": bot, "proxy": proxy}.get(listed.verdict, machine)
+                    kind.append(f"net:{listed.name}")
         if (
             "after_send" in on
             and context.since_send is not None
@@ -92,7 +98,7 @@ class Judge:
             bot.append("proximity")
         if "honeypot" in on and context.honeypot:
             bot.append("honeypot")
-        reasons = ",".join(bot + machine)
+        reasons = ",".join(bot + machine + proxy)
         if bot or (machine and route != Route.OPEN):
             return Verdict.BOT, reasons
         if machine:

@@ -167,6 +167,13 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
     sent, delivered = count(EventType.SENT), count(EventType.DELIVERED)
     opened, unique_clickers = count(EventType.OPENED), clickers.get(-1, 0)
     unsubscribed = count(EventType.UNSUBSCRIBED)
+    # People's Opened through a mail provider's image proxy (device "proxy"): counted in
+    # ``opened``, and shown apart so the open rate's share from proxies is visible.
+    proxied = await rows(
+        CLIENTS + "SELECT sum(n) AS n FROM facts WHERE type = 'opened' AND verdict = 'human'"
+        " AND device = 'proxy'",
+        {"delivery": delivery},
+    )
     return {
         "sent": sent,
         "delivered": delivered,
@@ -185,8 +192,10 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         },
         "first_activity": min((r["first"] for r in active), default=None),
         "last_activity": max((r["last"] for r in active), default=None),
-        # Machine traffic, shown apart whatever ``traffic`` asks for.
+        # Machine traffic, and people's opens through proxies, shown apart whatever
+        # ``traffic`` asks for.
         "bots": {
+            "proxy_opens": int(proxied[0]["n"] or 0) if proxied else 0,
             "machine_opens": count(EventType.OPENED, ("machine_open",)),
             "bot_opens": count(EventType.OPENED, ("bot",)),
             "bot_clicks": count(EventType.CLICKED, ("bot",)),
