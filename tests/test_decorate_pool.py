@@ -164,6 +164,33 @@ def test_sigterm_during_a_decorate_call_stops_its_process(tmp_path: Path, group:
         server.stop()
 
 
+def test_a_stop_signal_to_a_decorate_process_while_it_starts_is_ignored(tmp_path: Path) -> None:
+    # A group's SIGTERM (systemd, Ctrl-C) may come while a pool process is still starting,
+    # before it has set itself to ignore the signal: it must not die of it.
+    server = start(tmp_path)
+    try:
+        html = '<p><a href="https://shop.example/">Sale</a></p>'
+        answer: list[tuple[int, Any]] = []
+        caller = threading.Thread(target=lambda: answer.append(post_decorate(server.port, html)))
+        caller.start()
+        signalled: set[int] = set()
+        deadline = time.monotonic() + 10
+        while caller.is_alive() and time.monotonic() < deadline:
+            for pid in descendants(server.pid) - signalled:  # as soon as each appears
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 15)
+                signalled.add(pid)
+            time.sleep(0.001)
+        caller.join(timeout=60)
+        assert signalled, "decoration runs in a process of its own"
+        assert answer[0][0] == 200, answer
+        assert post_decorate(server.port, html)[0] == 200, "and the pool still serves"
+        errors = [r for r in server.log_records() if r.get("level") == "error"]
+        assert errors == []
+    finally:
+        server.stop()
+
+
 def test_a_killed_server_leaves_no_decorate_process(tmp_path: Path) -> None:
     server = start(tmp_path, TRACKER_DECORATE_SECONDS="120")
     try:

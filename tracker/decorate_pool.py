@@ -18,9 +18,10 @@ import json
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import resource_tracker
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -66,12 +67,33 @@ def _child_init(secret_keys: Sequence[str], server: int) -> None:
         os._exit(0)
     _tokens = Tokens(secret_keys)
     # Ctrl-C in a terminal and systemd's SIGTERM reach the whole group: the server stops
-    # its pool itself, after the calls in flight were answered.
+    # its pool itself, after the calls in flight were answered. They were blocked since the
+    # process was spawned (see _stop_signals_deferred): one sent while it started is
+    # dropped here, once ignored, instead of killing it half-started.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     signal.signal(signal.SIGPROF, _on_budget)
     with contextlib.suppress(OSError):
         os.nice(19)
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _stop_signals_deferred() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this thread while it spawns pool processes, so that
+    they start with both blocked (a signal mask survives fork and exec) until they ignore
+    them; a signal sent meanwhile waits here and is handled as soon as this ends. The
+    standard library starts its resource tracker the same way, but unblocks both after
+    (SIG_UNBLOCK, not the mask before): it is started first, so not in between."""
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _budgeted(budget: float, job: Callable[..., T], *args: Any) -> T:
@@ -135,9 +157,10 @@ class DecoratePool:
         if self.closed or self.waiting >= MAX_WAITING + PROCESSES:
             raise Busy
         self.waiting += 1
-        executor = self._pool()
         try:
-            future = executor.submit(_budgeted, self.budget, job, *args)
+            with _stop_signals_deferred():  # the pool's processes start on first use
+                executor = self._pool()
+                future = executor.submit(_budgeted, self.budget, job, *args)
             return await asyncio.wait_for(asyncio.wrap_future(future), self.deadline)
         except BrokenProcessPool:
             if executor is self._executor:  # not already replaced, nor stopped
