@@ -46,6 +46,13 @@ def test_bad_values_name_their_key(env: dict[str, str], key: str) -> None:
         load(env=env)
 
 
+def test_a_bad_webhook_url_is_refused_without_quoting_its_credentials() -> None:
+    urls = "https://ok.example/hook,ftp://hookuser:pass-in-url@hooks.example/in?token=q"
+    with pytest.raises(ConfigError) as refused:
+        load(env={"TRACKER_WEBHOOK_URLS": urls})
+    assert str(refused.value) == "webhook_urls: URL 2 is not an http(s) URL"
+
+
 def test_unknown_key_in_file_is_an_error(tmp_path: Path) -> None:
     toml = tmp_path / "tracker.toml"
     toml.write_text("prot = 1\n")

@@ -241,9 +241,10 @@ def load(
         if value is not None:
             values[key] = _coerce(key, value)
     settings = Settings(**values)
-    for url in settings.webhook_urls:
+    for number, url in enumerate(settings.webhook_urls, 1):
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"webhook_urls: not an http(s) URL: {url[:60]}")
+            # Not quoted: a URL may carry credentials, and this line reaches the log.
+            raise ConfigError(f"webhook_urls: URL {number} is not an http(s) URL")
     if settings.retention_days < 0:
         raise ConfigError("retention_days: must be 0 (forever) or more")
     if not 0 <= settings.proximity_seconds <= 3:
