@@ -191,3 +191,17 @@ def test_a_commands_log_lines_go_to_stderr_not_into_its_output(workdir: Path) ->
         "Workflow run: 0 events read, 0 report rows written, 0 expired hits deleted; watermark 0."
     ]
     assert json.loads(result.stderr.splitlines()[-1])["event"] == "tracking workflow run"
+
+
+@pytest.mark.parametrize("module", ["tracker", "tracker.cli"])
+def test_help_lists_every_command(module: str) -> None:
+    """`python -m tracker.cli --help` and `python -m tracker --help` name all ten commands."""
+    commands = {"serve", "decorate", "check", "keys", "rescore", "forget", "workflow", "report",
+                "export", "db"}  # fmt: skip
+    assert set(main.commands) == commands, "a new command belongs in this list"
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.partition("Commands:")[2].split("\n")
+    assert {line.split()[0] for line in listed if line.strip()} == commands, result.stdout

@@ -306,10 +306,6 @@ def rotate(config_path: Path | None) -> None:
     )
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 @main.command()
 @config_option
 @click.option(
@@ -574,3 +570,7 @@ def db_backup(config_path: Path | None, target: Path) -> None:
     if check != "ok":
         raise click.ClickException(f"the copy failed its integrity check: {check}")
     click.echo(f"Backed up {settings.sqlite_path} to {target} (integrity check ok).")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
