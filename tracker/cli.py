@@ -203,7 +203,7 @@ def decorate(
     copy for their "view in browser" link.
     """
     from tracker import decorate as decorating
-    from tracker.store import DeliveryTemplate
+    from tracker.store.base import DeliveryTemplate
     from tracker.tokens import Message, Tokens
 
     settings = settings_from(config_path)
