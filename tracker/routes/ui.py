@@ -225,7 +225,14 @@ async def delivery(request: web.Request) -> web.Response:
         if after is None:
             message = "after must be a position from this page's Next link (a whole number)."
             return error_page(request, 400, "Bad request", message)
-        items, following = await store.delivery_logs(delivery, **filters, after=after, limit=50)
+        items, following = await store.delivery_logs(
+            delivery,
+            event_type=filters["event_type"],
+            verdict=filters["verdict"],
+            recipient=filters["recipient"],
+            after=after,
+            limit=50,
+        )
         query = {k: v for k, v in request.query.items() if k != "after"}
         context.update(
             logs=items,
