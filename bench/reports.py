@@ -30,7 +30,7 @@ from bench.http import API_KEY, Server
 from tracker.events import iso
 from tracker.store.schema import migrate
 from tracker.store.sqlite import SQLiteStore, connect
-from tracker.store.sqlite_workflow import WorkflowRun
+from tracker.store.units import WorkflowRun
 
 KEY = {"Authorization": f"Bearer {API_KEY}"}
 BIG = "d-big"

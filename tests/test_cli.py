@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from tests import pgserver
 from tracker.cli import main
+from tracker.config import Settings
 from tracker.tokens import Tokens
 
 TEMPLATE = """<html><body>
@@ -191,3 +193,58 @@ def test_a_commands_log_lines_go_to_stderr_not_into_its_output(workdir: Path) ->
         "Workflow run: 0 events read, 0 report rows written, 0 expired hits deleted; watermark 0."
     ]
     assert json.loads(result.stderr.splitlines()[-1])["event"] == "tracking workflow run"
+
+
+@pytest.mark.parametrize("module", ["tracker", "tracker.cli"])
+def test_help_lists_every_command(module: str) -> None:
+    """`python -m tracker.cli --help` and `python -m tracker --help` name all ten commands."""
+    commands = {"serve", "decorate", "check", "keys", "rescore", "forget", "workflow", "report",
+                "export", "db"}  # fmt: skip
+    assert set(main.commands) == commands, "a new command belongs in this list"
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.partition("Commands:")[2].split("\n")
+    assert {line.split()[0] for line in listed if line.strip()} == commands, result.stdout
+
+
+async def test_export_pages_through_more_than_a_page_of_events(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2,345 events are read 1,000 at a time: every one exported once, in cursor order."""
+    from datetime import UTC, datetime
+
+    from tracker.ingest import parse_item
+    from tracker.store import open_store
+
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
+    now = datetime.now(UTC)
+    kinds = ["sent", "delivered", "soft_bounced"]
+    items = [
+        {"type": kinds[i % 3], "id": f"ev{i}", "delivery": "d1", "recipient": f"r{i}"}
+        for i in range(2345)
+    ]
+    store = open_store(settings)
+    await store.open()
+    try:
+        outcomes = await store.record_events([parse_item(i, now) for i in items])
+        assert all(o.startswith("stored") for o in outcomes) and len(outcomes) == len(items)
+    finally:
+        await store.close()
+
+    def export(*args: str) -> list[dict[str, str]]:
+        result = CliRunner().invoke(main, ["export", *args])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    everything = await asyncio.to_thread(export)
+    assert [e["id"] for e in everything] == [i["id"] for i in items]
+    cursors = [int(e["cursor"]) for e in everything]
+    assert cursors == sorted(set(cursors))
+    rest = await asyncio.to_thread(export, "--after", str(cursors[999]))
+    assert [e["id"] for e in rest] == [i["id"] for i in items[1000:]]
+    delivered = await asyncio.to_thread(export, "--type", "delivered")
+    assert [e["id"] for e in delivered] == [i["id"] for i in items if i["type"] == "delivered"]

@@ -21,9 +21,9 @@ from tests.test_sending import Clock
 from tracker.app import create_app
 from tracker.cli import main
 from tracker.config import Settings
+from tracker.keys import WORKFLOW
 from tracker.routes.tracking import PIXEL
 from tracker.tokens import Click, Message, Tokens
-from tracker.workflow import WORKFLOW
 
 ADDRESSES = ["203.0.113.77", "198.51.100.203", "2001:db8:85a3:8d3:1319:8a2e:370:7348"]
 

@@ -21,9 +21,10 @@ from tests.serverproc import clean_env
 from tests.test_reports import all_reports, mail, trusting_app
 from tests.test_sending import Clock
 from tracker.config import Settings
+from tracker.keys import WORKFLOW
 from tracker.store.pg_schema import lock_key
 from tracker.tokens import Tokens
-from tracker.workflow import WORKFLOW, WorkflowFailed
+from tracker.workflow import WorkflowFailed
 
 
 def cli_run(settings: Settings) -> subprocess.Popen[str]:

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from tracker import pages
 from tracker.config import Settings
-from tracker.decorate_pool import DECORATE_POOL, DecoratePool, stop_decorate_pool
+from tracker.decorate_pool import DecoratePool, stop_decorate_pool
 from tracker.events import iso, iso_now
-from tracker.keys import CLOCK, PAGES, RECORDER, SETTINGS, STORE, TOKENS
+from tracker.keys import CLOCK, DECORATE_POOL, PAGES, RECORDER, SETTINGS, STORE, TOKENS, VIEWS
+from tracker.recorder import HitRecorder
 from tracker.render_cache import RenderCache
 from tracker.routes import api, health, mirror, tracking, ui, unsubscribe
-from tracker.routes.auth import Handler
-from tracker.routes.hits import HitRecorder
-from tracker.routes.table import add_fallback, not_found, safe_expect
-from tracker.store import Store, open_store
+from tracker.routes.table import add_fallback, no_route, safe_expect
+from tracker.store import open_store
+from tracker.store.base import Store
 from tracker.tokens import Tokens
 from tracker.webhooks import webhooks_ctx
 from tracker.workflow import workflow_ctx
@@ -98,7 +99,7 @@ def create_app(
     now = iso_now if clock is utc_now else lambda: iso(clock())
     app[RECORDER] = HitRecorder(settings, app[STORE], now)
     app[DECORATE_POOL] = DecoratePool(settings.secret_keys, settings.decorate_seconds)
-    app[mirror.VIEWS] = RenderCache()
+    app[VIEWS] = RenderCache()
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
     app.cleanup_ctx.append(workflow_ctx)
@@ -110,7 +111,7 @@ def create_app(
     app.add_routes(health.routes)
     ui.setup(app)
     # The bare prefix is not the sub-application's: answer it here, before it.
-    app.router.add_route("*", "/api/v1", not_found, expect_handler=safe_expect)
+    app.router.add_route("*", "/api/v1", no_route, expect_handler=safe_expect)
     app.add_subapp("/api/v1", api.api_app(request_log))
     assets = static_dir(settings)
     if assets is not None:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -25,7 +25,10 @@ from tracker.config import (
     secret_keys_file,
     with_generated_secrets,
 )
-from tracker.filemodes import create_private, private_umask
+from tracker.filemodes import private_umask
+
+if TYPE_CHECKING:
+    from tracker.store.base import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger("tracker")
@@ -203,7 +206,7 @@ def decorate(
     copy for their "view in browser" link.
     """
     from tracker import decorate as decorating
-    from tracker.store import DeliveryTemplate
+    from tracker.store.base import DeliveryTemplate
     from tracker.tokens import Message, Tokens
 
     settings = settings_from(config_path)
@@ -304,10 +307,6 @@ def rotate(config_path: Path | None) -> None:
         f"Added a signing key to {path} ({count} keys). Restart the server to sign with it; "
         "links signed with the older keys keep working."
     )
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
 
 
 @main.command()
@@ -476,23 +475,22 @@ def export(
     """Write the activity log in commit order, as CSV or JSON lines (each with its cursor)."""
     import csv
 
+    from tracker.store.maintenance import event_pages
+
     writer = csv.DictWriter(output, EXPORT_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
 
-    async def read(store: Any) -> int:
-        cursor, written = after, 0
-        while True:
-            page = await store.events_after(cursor, 1000, event_type)
+    async def read(store: Store) -> int:
+        written = 0
+        async for page in event_pages(store, after, event_type):
             for item in page:
                 if writer is not None:
                     writer.writerow(item)
                 else:
                     output.write(json.dumps(item) + "\n")
             written += len(page)
-            if len(page) < 1000:
-                return written
-            cursor = int(page[-1]["cursor"])
+        return written
 
     count = with_store(settings_from(config_path), read)
     click.echo(f"{count} events exported.", err=True)
@@ -507,11 +505,14 @@ def db() -> None:
 @config_option
 def db_migrate(config_path: Path | None) -> None:
     """Bring the database to this tracker's schema (the server also does it at start)."""
+    from tracker.store.maintenance import migrate
     from tracker.store.schema import UnknownSchema
 
     settings = settings_from(config_path)
+    postgres = settings.database_url.startswith(("postgresql:", "postgres:"))
+    where = _describe_database(settings) if postgres else str(settings.sqlite_path)
     try:
-        where, before, now = asyncio.run(_migrate(settings))
+        before, now = asyncio.run(migrate(settings))
     except UnknownSchema as exc:
         raise click.ClickException(str(exc)) from None
     if before == now:
@@ -520,39 +521,12 @@ def db_migrate(config_path: Path | None) -> None:
         click.echo(f"{where}: schema version {before} -> {now}.")
 
 
-async def _migrate(settings: Settings) -> tuple[str, int, int]:
-    """Migrate the configured store: (where, version before, version now)."""
-    if settings.database_url.startswith(("postgresql:", "postgres:")):
-        import asyncpg
-
-        from tracker.store import pg_schema
-
-        conn = await asyncpg.connect(settings.database_url)
-        try:
-            before = await pg_schema.migrate(conn)
-        finally:
-            await conn.close()
-        return _describe_database(settings), before, pg_schema.SCHEMA_VERSION
-    from tracker.store.schema import SCHEMA_VERSION, migrate
-    from tracker.store.sqlite import connect
-
-    path = settings.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    create_private(path)
-    conn_ = connect(path, settings.synchronous, settings.busy_timeout_ms)
-    try:
-        before = migrate(conn_)
-    finally:
-        conn_.close()
-    return str(path), before, SCHEMA_VERSION
-
-
 @db.command("backup")
 @config_option
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 def db_backup(config_path: Path | None, target: Path) -> None:
     """Copy the SQLite database to TARGET while the server runs (SQLite's online backup)."""
-    import sqlite3
+    from tracker.store.maintenance import backup
 
     settings = settings_from(config_path)
     if settings.database_url.startswith(("postgresql:", "postgres:")):
@@ -561,16 +535,11 @@ def db_backup(config_path: Path | None, target: Path) -> None:
         )
     if target.exists():
         raise click.ClickException(f"{target} exists: give a new file")
-    source = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True)
-    create_private(target)
-    copy = sqlite3.connect(target)
-    try:
-        # Pages are copied in steps, so writers wait for a step at most, never the whole copy.
-        source.backup(copy, pages=1024, sleep=0.005)
-        check = copy.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        copy.close()
-        source.close()
+    check = backup(settings.sqlite_path, target)
     if check != "ok":
         raise click.ClickException(f"the copy failed its integrity check: {check}")
     click.echo(f"Backed up {settings.sqlite_path} to {target} (integrity check ok).")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

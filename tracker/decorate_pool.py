@@ -191,9 +191,8 @@ class DecoratePool:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-DECORATE_POOL = web.AppKey("decorate_pool", DecoratePool)
-
-
 async def stop_decorate_pool(app: web.Application) -> None:
     """At shutdown, before requests in flight are waited for: they answer 503 at once."""
+    from tracker.keys import DECORATE_POOL  # not at the top: the pool's processes import this
+
     app[DECORATE_POOL].close()

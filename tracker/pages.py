@@ -66,7 +66,7 @@ def error_page(request: web.Request, status: int, title: str, message: str) -> w
     return render(request.config_dict[PAGES], "error.html", status, title=title, message=message)
 
 
-def not_found(request: web.Request) -> web.Response:
+def invalid_link_page(request: web.Request) -> web.Response:
     """The page for a link that is not (or no longer) valid."""
     message = "This link is not valid. Check that it was copied completely."
     return error_page(request, 404, "Link not found", message)

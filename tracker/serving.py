@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tracker.deadlines import DeadlineRunner
+from tracker.keys import DRAIN
 
 # Longest wait for open keep-alive connections to carry one more request and close.
 DRAIN_GRACE = 1.0
@@ -51,9 +52,6 @@ class Drain:
             # The hook runs after aiohttp chose the headers: say it, and close after.
             response.force_close()
             response.headers["Connection"] = "close"
-
-
-DRAIN = web.AppKey("drain", Drain)
 
 
 def prepare(app: web.Application) -> None:

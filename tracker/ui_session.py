@@ -21,6 +21,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
+from tracker.apikeys import matching_key
 from tracker.store.base import Store
 
 COOKIE = "tracker_ui"
@@ -46,29 +47,27 @@ class Sessions:
     """Issues, checks and ends session cookies for the configured API keys."""
 
     def __init__(self, api_keys: Sequence[str], store: Store) -> None:
+        self._api_keys = tuple(api_keys)
         self._keys = [
-            (key.encode(), fingerprint(key), hmac.new(key.encode(), _SIGNING, "sha256").digest())
+            (fingerprint(key), hmac.new(key.encode(), _SIGNING, "sha256").digest())
             for key in api_keys
         ]
         self._store = store
 
     @property
     def fingerprints(self) -> list[str]:
-        return [key_print for _, key_print, _ in self._keys]
+        return [key_print for key_print, _ in self._keys]
 
     async def login(self, presented: str, now: int, client: str) -> str | None:
         """A new session's cookie for a correct API key, else None (every key is compared,
         in constant time)."""
-        given = presented.encode("utf-8", "replace")
-        found = None
-        for key, key_print, signing in self._keys:
-            if hmac.compare_digest(given, key):
-                found = (key_print, signing)
-        if found is None:
+        index = matching_key(presented, self._api_keys)
+        if index is None:
             return None
+        key_print, signing = self._keys[index]
         session_id = secrets.token_urlsafe(32)
-        await self._store.start_session(_digest(session_id), found[0], now + MAX_AGE, client)
-        return f"{session_id}.{_mac(found[1], session_id)}"
+        await self._store.start_session(_digest(session_id), key_print, now + MAX_AGE, client)
+        return f"{session_id}.{_mac(signing, session_id)}"
 
     def _verified(self, cookie: str | None) -> tuple[str, str] | None:
         """The session id and its key's fingerprint when a configured key signed it."""
@@ -76,7 +75,7 @@ class Sessions:
         if not session_id or len(cookie or "") > 200:
             return None
         found = None
-        for _, key_print, signing in self._keys:
+        for key_print, signing in self._keys:
             if hmac.compare_digest(mac.encode(), _mac(signing, session_id).encode()):
                 found = (session_id, key_print)
         return found

@@ -29,12 +29,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from tracker.config import SIGNALS, Settings
+from tracker.config import Settings
 from tracker.events import Route
 from tracker.netlists import NetMatcher, load_lists
 from tracker.useragents import read_agent
-
-__all__ = ["SIGNALS", "Context", "Judge", "Verdict", "judge_for"]
 
 
 class Verdict(enum.StrEnum):

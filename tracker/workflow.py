@@ -25,7 +25,7 @@ from aiohttp import web
 from tracker.config import Settings
 from tracker.events import iso
 from tracker.store.base import Store, StoreUnavailable
-from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
+from tracker.store.units import FailedRun, WorkflowRun
 
 log = structlog.get_logger("tracker.workflow")
 
@@ -117,7 +117,6 @@ class Workflow:
         return {"last_run": last, "last_success": success, "warning": warning}
 
 
-WORKFLOW = web.AppKey("workflow", Workflow)
 # How often the scheduled loop looks at the backlog between runs.
 BACKLOG_CHECK_SECONDS = 15.0
 
@@ -125,7 +124,7 @@ BACKLOG_CHECK_SECONDS = 15.0
 async def workflow_ctx(app: web.Application) -> AsyncIterator[None]:
     """Run at start, every ``workflow_interval`` seconds, and whenever more than
     ``workflow_backlog`` events wait (one worker under --workers)."""
-    from tracker.keys import CLOCK, SETTINGS, STORE
+    from tracker.keys import CLOCK, SETTINGS, STORE, WORKFLOW
 
     settings = app[SETTINGS]
     app[WORKFLOW] = Workflow(app[STORE], settings, app[CLOCK])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from tracker.keys import STORE
-from tracker.routes.auth import Handler, Middleware, require_api_key
+from tracker.routes.auth import require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import (
     LOG_TYPES,

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from tracker.decorate import TooLarge
-from tracker.decorate_pool import DECORATE_POOL, Busy, OverBudget, api_answer
-from tracker.keys import SETTINGS, STORE
+from tracker.decorate_pool import Busy, OverBudget, api_answer
+from tracker.keys import DECORATE_POOL, SETTINGS, STORE
 from tracker.routes.replies import error, json_body
 from tracker.routes.table import RouteTable
 from tracker.store.base import DeliveryTemplate

@@ -8,9 +8,8 @@ import structlog
 from aiohttp import web
 
 from tracker import metrics
-from tracker.keys import STORE
+from tracker.keys import STORE, WORKFLOW
 from tracker.routes.table import RouteTable
-from tracker.workflow import WORKFLOW
 
 routes = RouteTable()
 log = structlog.get_logger("tracker.health")

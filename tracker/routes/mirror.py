@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tracker.decorate_pool import DECORATE_POOL, Busy, OverBudget, view_copy
-from tracker.keys import SETTINGS, STORE, TOKENS
-from tracker.pages import error_page, not_found
-from tracker.render_cache import RenderCache, digest
+from tracker.decorate_pool import Busy, OverBudget, view_copy
+from tracker.keys import DECORATE_POOL, SETTINGS, STORE, TOKENS, VIEWS
+from tracker.pages import error_page, invalid_link_page
+from tracker.render_cache import digest
 from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken
 
 routes = RouteTable()
-VIEWS = web.AppKey("views", RenderCache)
 
 # The template is the marketer's, not ours: it may load its images, fonts and styles,
 # never run a script, and its links may only take the reader to a new page.
@@ -43,7 +42,7 @@ async def view_in_browser(request: web.Request) -> web.Response:
     try:
         message = app[TOKENS].read_view(request.match_info["token"])
     except BadToken:
-        return not_found(request)
+        return invalid_link_page(request)
     template = await app[STORE].view(message.delivery, message.recipient)
     if template is None:
         return error_page(request, 404, "Not available", "This email is no longer available.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
 
@@ -119,6 +119,16 @@ def query_time(request: web.Request, name: str) -> str | None:
     except ValueError:
         raise bad_request(f"{name} must be an ISO 8601 date or time") from None
     return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+@overload
+def query_int(request: web.Request, name: str, default: int, most: int = MAX_INT64) -> int: ...
+
+
+@overload
+def query_int(
+    request: web.Request, name: str, default: None = None, most: int = MAX_INT64
+) -> int | None: ...
 
 
 def query_int(

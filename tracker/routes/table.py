@@ -2,7 +2,7 @@
 
 aiohttp's default Expect handler runs before any middleware and builds its 417 text from
 the raw header; a header that is not UTF-8 then fails to encode and becomes a 500. Every
-route of tracker uses ``safe_expect`` instead, and ``not_found`` takes the requests no
+route of tracker uses ``safe_expect`` instead, and ``no_route`` takes the requests no
 route matches, so no system route (with the default handler) is ever reached.
 """
 
@@ -35,7 +35,7 @@ class RouteTable(web.RouteTableDef):
         return super().route(method, path, **kwargs)
 
 
-async def not_found(request: web.Request) -> web.StreamResponse:
+async def no_route(request: web.Request) -> web.StreamResponse:
     """The answer for a path no route serves (JSON under /api/, text elsewhere)."""
     if request.path.startswith("/api/"):
         return error(404, "not_found", "No such API route.")
@@ -43,5 +43,5 @@ async def not_found(request: web.Request) -> web.StreamResponse:
 
 
 def add_fallback(app: web.Application) -> None:
-    """Register ``not_found`` for every method and path; call it after all other routes."""
-    app.router.add_route("*", r"/{tail:[\s\S]*}", not_found, expect_handler=safe_expect)
+    """Register ``no_route`` for every method and path; call it after all other routes."""
+    app.router.add_route("*", r"/{tail:[\s\S]*}", no_route, expect_handler=safe_expect)

@@ -7,7 +7,7 @@ from aiohttp import web
 from tracker import metrics
 from tracker.events import EventType, Route
 from tracker.keys import RECORDER, TOKENS
-from tracker.pages import not_found
+from tracker.pages import invalid_link_page
 from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken
 
@@ -64,7 +64,7 @@ async def click(request: web.Request) -> web.Response:
         target = app[TOKENS].read_click(request.match_info["token"])
     except BadToken:
         metrics.HITS.count(Route.CLICK, "bad_token")
-        return not_found(request)
+        return invalid_link_page(request)
     is_get = request.method == "GET"
     event = EventType.CLICKED if is_get else None
     outcome = "redirect" if is_get else "not_counted"

@@ -16,23 +16,30 @@ import structlog
 from aiohttp import web
 
 from tracker.decorate import annotate_links
-from tracker.decorate_pool import DECORATE_POOL, Busy, OverBudget
+from tracker.decorate_pool import Busy, OverBudget
 from tracker.events import EventType
-from tracker.keys import CLOCK, PAGES, SETTINGS, STORE
+from tracker.keys import (
+    CLOCK,
+    DECORATE_POOL,
+    PAGES,
+    SESSIONS,
+    SETTINGS,
+    STORE,
+    THROTTLE,
+    WORKFLOW,
+)
+from tracker.login_throttle import LoginThrottle
 from tracker.pages import UI_HEADERS, error_page, render
 from tracker.routes.bodies import MAX_FORM, read_form
 from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES, number
 from tracker.routes.table import RouteTable
-from tracker.routes.ui_guard import LoginThrottle, same_site
+from tracker.routes.ui_guard import same_site
 from tracker.store.base import StoreUnavailable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
-from tracker.workflow import WORKFLOW
 
 log = structlog.get_logger("tracker.ui")
 routes = RouteTable()
 
-SESSIONS = web.AppKey("ui_sessions", Sessions)
-THROTTLE = web.AppKey("ui_login_throttle", LoginThrottle)
 TABS = [("stats", "Tracking statistics"), ("urls", "URLs and click streams"),
         ("hot", "Hot clicks"), ("logs", "Tracking logs")]  # fmt: skip
 FIGURES = [("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounced", "hard_bounced"),
@@ -218,7 +225,14 @@ async def delivery(request: web.Request) -> web.Response:
         if after is None:
             message = "after must be a position from this page's Next link (a whole number)."
             return error_page(request, 400, "Bad request", message)
-        items, following = await store.delivery_logs(delivery, **filters, after=after, limit=50)
+        items, following = await store.delivery_logs(
+            delivery,
+            event_type=filters["event_type"],
+            verdict=filters["verdict"],
+            recipient=filters["recipient"],
+            after=after,
+            limit=50,
+        )
         query = {k: v for k, v in request.query.items() if k != "after"}
         context.update(
             logs=items,

@@ -14,7 +14,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from tracker import metrics
 from tracker.events import EventType, Route
 from tracker.keys import PAGES, RECORDER, TOKENS
-from tracker.pages import PAGE_HEADERS, error_page, not_found, render
+from tracker.pages import PAGE_HEADERS, error_page, invalid_link_page, render
 from tracker.routes.bodies import MAX_FORM, read_form
 from tracker.routes.table import RouteTable
 from tracker.tokens import BadToken, Message
@@ -48,7 +48,7 @@ async def unsubscribe_form(request: web.Request) -> web.Response:
     """Show the confirmation form; logs the hit in the raw log but never Unsubscribed."""
     message = _message(request)
     if message is None:
-        return not_found(request)
+        return invalid_link_page(request)
     recorder = request.app[RECORDER]
     await recorder.record(recorder.build(request, Route.UNSUBSCRIBE, message, "form", None))
     return render(request.config_dict[PAGES], "unsubscribe.html")
@@ -70,7 +70,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     """Log Unsubscribed; answer the confirmation page, or plain 200 for a one-click POST."""
     message = _message(request)
     if message is None:
-        return not_found(request)
+        return invalid_link_page(request)
     one_click = await _is_one_click(request)
     outcome = "one_click" if one_click else "form_submit"
     recorder = request.app[RECORDER]

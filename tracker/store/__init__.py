@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from tracker.config import ConfigError, Settings
-from tracker.store.base import DeliveryTemplate, Store, StoreUnavailable
-
-__all__ = ["DeliveryTemplate", "Store", "StoreUnavailable", "open_store"]
+from tracker.store.base import Store
 
 
 def open_store(settings: Settings) -> Store:
     """A store for ``settings.database_url`` (not yet opened)."""
     url = settings.database_url
     if not url or url.startswith("sqlite:"):
+        from tracker.store.scoring import Scoring
         from tracker.store.sqlite import SQLiteStore
-        from tracker.store.sqlite_scoring import Scoring
 
         return SQLiteStore(
             settings.sqlite_path,
@@ -25,12 +23,12 @@ def open_store(settings: Settings) -> Store:
         )
     if url.startswith(("postgresql:", "postgres:")):
         from tracker.store.pg import PostgresStore
-        from tracker.store.scoring import Scoring as Judging
+        from tracker.store.scoring import Scoring
 
         return PostgresStore(
             url,
             settings.max_group,
-            Judging.for_settings(settings),
+            Scoring.for_settings(settings),
             settings.forget_key,
             lock_timeout_ms=settings.busy_timeout_ms,
         )

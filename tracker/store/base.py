@@ -8,6 +8,10 @@ from typing import Any, Protocol
 
 from tracker.events import Hit
 from tracker.ingest import SendEvent
+from tracker.store.units import FailedRun, WorkflowRun
+
+# A value bound to a placeholder of the store's SQL.
+SqlValue = str | int | float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,7 @@ class SessionChange:
     """Statements on the dashboard's sessions and failed logins, in SQLite's spelling of
     SQL (the PostgreSQL store translates them), committed in the writer's group."""
 
-    statements: tuple[tuple[str, tuple[Any, ...]], ...]
+    statements: tuple[tuple[str, tuple[SqlValue, ...]], ...]
 
 
 class StoreUnavailable(RuntimeError):
@@ -81,10 +85,10 @@ class Store(Protocol):
     async def purge_hits(self, before: str) -> int:
         """Delete raw hits older than ``before``; how many."""
 
-    async def workflow_run(self, unit: Any) -> Any:
+    async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
         """Consolidate the activity log after the watermark and record the run."""
 
-    async def workflow_failed(self, unit: Any) -> None:
+    async def workflow_failed(self, unit: FailedRun) -> None:
         """Record a run that failed."""
 
     async def workflow_backlog(self) -> int:
@@ -161,7 +165,17 @@ class Store(Protocol):
         """Deliveries whose id contains ``search``, by registration date."""
 
     async def delivery_logs(
-        self, delivery: str, **filters: Any
+        self,
+        delivery: str,
+        *,
+        event_type: str | None = None,
+        recipient: str | None = None,
+        link: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        verdict: str | None = None,
+        after: int = 0,
+        limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Raw hits after a cursor, filtered (see reports.delivery_logs); the next."""
 

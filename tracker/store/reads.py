@@ -210,6 +210,27 @@ class Reads:
         return await reports.deliveries(self._rows, search, newest_first, limit)
 
     async def delivery_logs(
-        self, delivery: str, **filters: Any
+        self,
+        delivery: str,
+        *,
+        event_type: str | None = None,
+        recipient: str | None = None,
+        link: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        verdict: str | None = None,
+        after: int = 0,
+        limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        return await reports.delivery_logs(self._rows, delivery, **filters)
+        return await reports.delivery_logs(
+            self._rows,
+            delivery,
+            event_type=event_type,
+            recipient=recipient,
+            link=link,
+            since=since,
+            until=until,
+            verdict=verdict,
+            after=after,
+            limit=limit,
+        )

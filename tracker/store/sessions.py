@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.store.base import SessionChange
+from tracker.store.base import SessionChange, SqlValue
 
 
 class SessionRecords:
@@ -18,7 +18,7 @@ class SessionRecords:
     async def _rows(self, sql: str, params: Any) -> list[Any]:
         raise NotImplementedError
 
-    async def _change(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+    async def _change(self, *statements: tuple[str, tuple[SqlValue, ...]]) -> None:
         await self._write(SessionChange(statements))
 
     async def start_session(self, digest: str, key_print: str, expires: int, client: str) -> None:

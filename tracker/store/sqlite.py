@@ -27,16 +27,17 @@ from tracker.store.base import (
 )
 from tracker.store.reads import Reads
 from tracker.store.schema import migrate
+from tracker.store.scoring import Rescore, Scoring
 from tracker.store.sessions import SessionRecords
-from tracker.store.sqlite_privacy import Forget, Purge, forget, purge
-from tracker.store.sqlite_scoring import Rescore, Scoring, rescore
-from tracker.store.sqlite_workflow import FailedRun, WorkflowRun
+from tracker.store.sqlite_privacy import forget, purge
+from tracker.store.sqlite_scoring import rescore
 from tracker.store.sqlite_writes import (
     insert_delivery,
     insert_hits,
     insert_send_events,
     save_cursor,
 )
+from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun
 from tracker.store.writer import GroupWriter, WriterClosed
 from tracker.store.writes import Unit, Writes, with_retries
 

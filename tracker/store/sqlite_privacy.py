@@ -11,9 +11,7 @@ from __future__ import annotations
 import sqlite3
 
 from tracker.store import copies
-from tracker.store.units import PURGE_CHUNK, Forget, Purge, person_hash
-
-__all__ = ["Forget", "Purge", "forget", "person_hash", "purge"]
+from tracker.store.units import PURGE_CHUNK, Forget, Purge
 
 
 def forget(conn: sqlite3.Connection, unit: Forget) -> None:

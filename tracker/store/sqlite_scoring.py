@@ -28,8 +28,6 @@ from tracker.tokens import HONEYPOT_LINK
 from tracker.useragents import read_agent
 from tracker.verdicts import Verdict
 
-__all__ = ["Probe", "Rescore", "Scoring", "apply_flips", "rescore", "score"]
-
 CHUNK = 500
 
 

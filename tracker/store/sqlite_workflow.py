@@ -17,8 +17,6 @@ from tracker.store.reports import consolidation
 from tracker.store.units import REPORT_TABLES, WATERMARK, FailedRun, WorkflowRun
 from tracker.tokens import HONEYPOT_LINK
 
-__all__ = ["FailedRun", "WorkflowRun", "record_failure", "reset", "run", "watermark"]
-
 _CONSOLIDATE = consolidation()
 
 # Each Clicked of the range, as (delivery, link, class, recipient) for its link and for

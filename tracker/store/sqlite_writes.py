@@ -9,7 +9,8 @@ from tracker.ingest import SendEvent
 from tracker.store import copies
 from tracker.store.base import DeliveryTemplate, WebhookCursor
 from tracker.store.rows import hit_rows, probes_of, send_rows
-from tracker.store.sqlite_scoring import Scoring, apply_flips, score
+from tracker.store.scoring import Scoring
+from tracker.store.sqlite_scoring import apply_flips, score
 
 # Ids per IN (...) list: well under SQLite's limit on bound parameters.
 CHUNK = 500
