@@ -142,3 +142,12 @@ def rows(settings: Settings) -> Rows:
             conn.close()
 
     return query
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment ``tracker`` commands read, naming the test's store and keys."""
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
+    monkeypatch.setenv("TRACKER_FORGET_KEY", settings.forget_key)

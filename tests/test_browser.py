@@ -6,7 +6,6 @@ and a "shop" that the email's links point to.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,32 +14,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, playwright_or_skip
 from tests.conftest import Rows
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.decorate import decorate
 from tracker.tokens import Message, Tokens
 
-CHROMIUM = "/usr/bin/chromium"
-# Flags for a sandboxless, offline machine: no calls home, no first-run screens.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 pytestmark = pytest.mark.browser
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-playwright_api = pytest.importorskip("playwright.async_api")
+playwright_api = playwright_or_skip()
 
 TEMPLATE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Spring sale</title></head>

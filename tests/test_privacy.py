@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import API_KEY, NEW_KEY, PERSON, Rows
+from tests.helpers import Clock
 from tests.serverproc import ServerProcess, clean_env, free_port
-from tests.test_sending import Clock
 from tracker.app import create_app
 from tracker.cli import main
 from tracker.config import Settings

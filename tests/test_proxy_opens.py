@@ -8,10 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.conftest import Rows
-from tests.test_report_cli import cli, cli_env  # noqa: F401  (a fixture)
-from tests.test_sending import START, Clock
-from tests.test_ui import cell, logged_in
-from tests.test_verdicts import app_client, came_from
+from tests.helpers import START, Clock, app_client, came_from, cell, cli, logged_in
 from tests.verdict_corpus import APPLE_MAIL_IPHONE, APPLE_MPP, GMAIL_PROXY, OUTLOOK
 from tracker.config import Settings
 from tracker.events import iso
@@ -27,7 +24,7 @@ async def test_a_third_of_the_opens_through_gmail_s_proxy_count_in_the_open_rate
     tokens: Tokens,
     auth: dict[str, str],
     rows: Rows,
-    cli_env: None,  # noqa: F811
+    cli_env: None,
 ) -> None:
     clock = Clock()
     client = await app_client(aiohttp_client, settings, clock)

@@ -8,29 +8,14 @@ import io
 import json
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from tests.conftest import Rows
-from tests.test_reports import DELIVERY, mail, trusting_app
-from tests.test_sending import START, Clock
+from tests.helpers import START, Clock, cli, trusting_app
+from tests.mailing import DELIVERY, mail
 from tracker.cli import main
 from tracker.config import Settings
 from tracker.tokens import Tokens
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("TRACKER_SECRET_KEYS", ",".join(settings.secret_keys))
-    monkeypatch.setenv("TRACKER_FORGET_KEY", settings.forget_key)
-
-
-async def cli(*args: str) -> str:
-    result = await asyncio.to_thread(CliRunner().invoke, main, list(args))
-    assert result.exit_code == 0, result.output
-    return str(result.stdout)
 
 
 async def test_reports_and_export_match_the_api(

@@ -5,31 +5,17 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import Rows
+from tests.helpers import START, Clock
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.tokens import Message, Tokens
-
-START = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

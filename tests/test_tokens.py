@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import zlib
-
 import pytest
-from itsdangerous import Signer, URLSafeSerializer, base64_encode
+from itsdangerous import URLSafeSerializer
 
+from tests.helpers import inflating_token
 from tracker.tokens import (
     MAX_ID_LENGTH,
     MAX_LINKS,
@@ -147,15 +145,6 @@ def test_the_largest_real_payload_still_verifies() -> None:
     click = Click(message, MAX_LINKS - 1, url)
     assert tokens.read_click(tokens.click_token(click)) == click
     assert tokens.read_open(tokens.open_token(message)) == message
-
-
-def inflating_token(salt: str, *items: object, key: str = "k") -> str:
-    """A token signed with the key whose payload inflates to over 1 MB (JSON whitespace
-    before real items): what anyone holding the key, or a bug, could make."""
-    payload = ("[" + " " * 1_000_000 + ",".join(json.dumps(i) for i in items) + "]").encode()
-    token = Signer(key, salt=salt).sign(b"." + base64_encode(zlib.compress(payload, 9)))
-    assert len(token) < MAX_TOKEN_LENGTH
-    return token.decode("ascii")
 
 
 def test_a_payload_that_inflates_past_any_real_token_is_refused() -> None:

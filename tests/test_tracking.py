@@ -6,7 +6,7 @@ from aiohttp.test_utils import TestClient
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from tests.conftest import NEW_KEY, Rows
-from tests.test_tokens import inflating_token
+from tests.helpers import inflating_token
 from tracker.routes.tracking import PIXEL
 from tracker.tokens import SALT_CLICK, SALT_OPEN, Click, Message, Tokens
 

@@ -6,27 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aiohttp.test_utils import TestClient
 from markupsafe import escape
 
 from tests.conftest import API_KEY
-from tests.test_reports import DELIVERY, mail, trusting_app
-from tests.test_sending import START, Clock
+from tests.helpers import START, Clock, cell, logged_in, trusting_app
+from tests.mailing import DELIVERY, mail
 from tracker.config import Settings
 from tracker.tokens import Click, Message, Tokens
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
-
-
-async def logged_in(client: TestClient) -> None:
-    resp = await client.post("/ui/login", data={"key": API_KEY}, allow_redirects=False)
-    assert resp.status == 303 and resp.headers["Location"] == "/ui/"
-
-
-def cell(page: str, attribute: str, key: str) -> str:
-    found = re.search(rf'<td {attribute}="{key}">([^<]*)</td>', page)
-    assert found is not None, f"{attribute}={key} not on the page"
-    return found[1]
 
 
 async def test_login_sets_a_strict_session_cookie_and_guards_every_page(

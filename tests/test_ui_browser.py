@@ -10,14 +10,15 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, playwright_or_skip
 from tests.conftest import API_KEY
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api
-from tests.test_reports import DELIVERY, mail, trusting_app
-from tests.test_sending import START, Clock
+from tests.helpers import START, Clock, trusting_app
+from tests.mailing import DELIVERY, mail
 from tracker.config import Settings
 from tracker.tokens import Tokens
 
 pytestmark = pytest.mark.browser
+playwright_api = playwright_or_skip()
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 

@@ -12,8 +12,7 @@ from aiohttp.test_utils import TestClient
 from itsdangerous import TimestampSigner
 
 from tests.conftest import API_KEY, BASE_URL, Rows
-from tests.test_reports import trusting_app
-from tests.test_sending import Clock
+from tests.helpers import Clock, trusting_app
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.store.sqlite import SQLiteStore

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from tests.conftest import Rows
-from tests.test_sending import START, Clock
+from tests.helpers import START, Clock
 from tests.verdict_corpus import GMAIL_PROXY, YAHOO_PROXY, build, delivered_at
 from tracker.app import create_app
 from tracker.config import Settings

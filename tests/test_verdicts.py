@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -15,8 +14,7 @@ from click.testing import CliRunner
 
 from tests import pgserver
 from tests.conftest import PERSON, Rows
-from tests.test_sending import Clock
-from tracker.app import create_app
+from tests.helpers import Clock, app_client, came_from
 from tracker.cli import main
 from tracker.config import Settings
 from tracker.events import EventType, iso
@@ -31,16 +29,6 @@ GATEWAY_UA = (
 APPLE_MPP_UA = "Mozilla/5.0"
 HOME = "81.2.69.160"  # a person's address
 APPLE = "17.58.63.17"  # Apple's network: Mail Privacy Protection's proxies
-
-
-async def app_client(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
-    # The test client connects from 127.0.0.1: trust it to pass the client's address on.
-    trusting = replace(settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
-    return await aiohttp_client(create_app(trusting, clock=clock))
-
-
-def came_from(address: str, user_agent: str) -> dict[str, str]:
-    return {"X-Forwarded-For": address, "User-Agent": user_agent}
 
 
 def table(rows: Rows, sql: str) -> list[tuple[Any, ...]]:

@@ -63,6 +63,17 @@ async def wait_for_count(receiver: Receiver, count: int) -> None:
     raise AssertionError(f"received {len(receiver.events)} of {count}")
 
 
+async def wait_for_marker(tracker: TestServer | Base, receiver: Receiver, i: int) -> None:
+    """Send ``ev-{i}`` and wait until it arrives: events go out in cursor order, so any
+    earlier event sent again would have arrived before it."""
+    await send_events(tracker, range(i, i + 1))
+    for _ in range(400):
+        if f"ev-{i}" in [e["id"] for e in receiver.events]:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"the marker ev-{i} did not arrive")
+
+
 @dataclass
 class Base:
     """A server process's address, with the one method ``send_events`` needs."""
@@ -104,14 +115,14 @@ async def test_every_event_once_in_order_across_failures_and_a_restart(
         await second.start_server()
         await send_events(second, range(30, 50))
         await wait_for_count(receiver, 50)
-        await asyncio.sleep(0.1)  # anything sent twice would arrive now
+        await wait_for_marker(second, receiver, 50)  # anything sent twice came before it
         await second.close()
     finally:
         await endpoint.close()
 
     assert receiver.requests > 3, "the failed batches were sent again"
     assert receiver.bad_signatures == 0
-    assert [e["id"] for e in receiver.events] == [f"ev-{i}" for i in range(50)]
+    assert [e["id"] for e in receiver.events] == [f"ev-{i}" for i in range(51)]
     cursors = [int(e["cursor"]) for e in receiver.events]
     assert cursors == sorted(cursors)
 
@@ -152,8 +163,7 @@ async def test_kill_9_mid_delivery_resends_at_most_the_batch_in_flight(tmp_path:
         second.start()
         await asyncio.to_thread(second.wait_healthy)
         await send_events(base, range(400, 450))
-        await wait_for_count(receiver, 450)
-        await asyncio.sleep(0.2)  # anything sent twice more would arrive now
+        await wait_for_marker(base, receiver, 450)  # anything sent twice more came before it
     finally:
         first.stop()
         second.stop()
@@ -161,7 +171,7 @@ async def test_kill_9_mid_delivery_resends_at_most_the_batch_in_flight(tmp_path:
 
     print(
         f"\nwebhooks, kill -9: {received_at_kill} events received before the kill, "
-        f"{len(receiver.events)} in all for 450 events"
+        f"{len(receiver.events)} in all for 451 events"
     )
     assert receiver.bad_signatures == 0
     assert received_at_kill < 450, "the kill came before everything was delivered"
@@ -173,7 +183,7 @@ async def test_kill_9_mid_delivery_resends_at_most_the_batch_in_flight(tmp_path:
         if int(event["cursor"]) > last:
             last = int(event["cursor"])
             kept.append(event["id"])
-    assert kept == [f"ev-{i}" for i in range(450)]
+    assert kept == [f"ev-{i}" for i in range(451)]
 
 
 async def test_a_redirect_is_a_failure_and_logs_carry_no_credentials(tmp_path: Path) -> None:

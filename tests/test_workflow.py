@@ -17,9 +17,9 @@ import pytest
 
 import tracker.workflow
 from tests.conftest import API_KEY, Rows
+from tests.helpers import Clock, trusting_app
+from tests.mailing import all_reports, mail
 from tests.serverproc import clean_env
-from tests.test_reports import all_reports, mail, trusting_app
-from tests.test_sending import Clock
 from tracker.config import Settings
 from tracker.keys import WORKFLOW
 from tracker.store.pg_schema import lock_key

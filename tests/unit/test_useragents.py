@@ -68,3 +68,48 @@ def test_a_user_agent_naming_nothing_stays_unknown_unless_it_introduces_itself()
     assert read_agent("Mozilla/5.0").unknown
     assert not read_agent("Mozilla/5.0").bot
     assert read_agent("Mozilla/5.0 (+https://crawler.example)").bot
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "client"),
+    [
+        (
+            "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0"
+            " (via ggpht.com GoogleImageProxy)",
+            "Gmail",
+        ),
+        ("YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html", "Yahoo Mail"),
+    ],
+)
+def test_a_mail_provider_s_image_proxy_is_named_for_the_provider_and_is_no_bot(
+    user_agent: str, client: str
+) -> None:
+    agent = read_agent(user_agent)
+    assert (agent.client, agent.device, agent.image_proxy, agent.bot) == (
+        client,
+        "proxy",
+        True,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        (CHROME, "desktop"),
+        (
+            "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko)"
+            " Chrome/126.0.6478.122 Mobile Safari/537.36",
+            "mobile",
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+            " (KHTML, like Gecko) Mobile/15E148",
+            "tablet",
+        ),
+        ("", "bot"),
+        ("   ", "bot"),
+    ],
+)
+def test_the_device_is_read_from_the_user_agent(user_agent: str, device: str) -> None:
+    assert read_agent(user_agent).device == device
