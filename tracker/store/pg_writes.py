@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.events import EventType, Hit, Route, iso_now
+from tracker.eventtypes import JUDGED_ROUTES_SQL, SEND_TIMES_SQL
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
 from tracker.store import copies
@@ -98,7 +99,7 @@ async def _send_times(conn: Conn, probes: list[Probe]) -> dict[Pair, list[str]]:
     pairs = {(p.delivery, p.recipient) for p in probes}
     rows = await conn.fetch(
         "SELECT delivery, recipient, at FROM events WHERE recipient = ANY($1::text[])"
-        " AND type IN ('sent', 'delivered') ORDER BY at",
+        f" AND type IN ({SEND_TIMES_SQL}) ORDER BY at",
         sorted({p.recipient for p in probes}),
     )
     found: dict[Pair, list[str]] = {}
@@ -173,7 +174,7 @@ async def rescore(conn: Conn, unit: Rescore, scoring: Scoring) -> None:
     found = await conn.fetch(
         "SELECT id, at, route, method, delivery, recipient, link, ip, user_agent, verdict,"
         " reasons, campaign, email FROM hits WHERE id > $1 AND at >= $2"
-        " AND route IN ('open', 'click') ORDER BY id LIMIT $3",
+        f" AND route IN ({JUDGED_ROUTES_SQL}) ORDER BY id LIMIT $3",
         unit.after_id,
         unit.since,
         unit.limit,

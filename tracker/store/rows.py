@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from tracker.events import EventType, Hit, Route
+from tracker.events import EventType, Hit
+from tracker.eventtypes import JUDGED_ROUTES
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
 from tracker.store.scoring import Probe, Scoring
@@ -15,7 +16,6 @@ from tracker.verdicts import Verdict
 
 # The recipient of an open or click in an anonymous campaign.
 ANONYMOUS = "anonymous"
-_JUDGED = (Route.OPEN, Route.CLICK)
 K = TypeVar("K", bound=Hashable)
 
 
@@ -25,7 +25,7 @@ def probes_of(ids: list[int], hits: list[Hit]) -> list[Probe]:
         Probe(hit_id, hit.at, hit.route, hit.method, hit.message.delivery,
               hit.message.recipient, hit.link, hit.ip, hit.user_agent)
         for hit_id, hit in zip(ids, hits, strict=True)
-        if hit.route in _JUDGED
+        if hit.route in JUDGED_ROUTES
     ]  # fmt: skip
 
 

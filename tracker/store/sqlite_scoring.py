@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from tracker.events import EventType, Route
+from tracker.eventtypes import JUDGED_ROUTES_SQL, SEND_TIMES_SQL
 from tracker.rules import dedupe_key
 from tracker.store.scoring import (
     Neighbour,
@@ -43,7 +44,7 @@ def _send_times(conn: sqlite3.Connection, probes: list[Probe]) -> dict[tuple[str
         rows = conn.execute(
             "SELECT delivery, recipient, at FROM events INDEXED BY events_sends"
             f" WHERE recipient IN ({','.join('?' * len(chunk))})"
-            " AND type IN ('sent', 'delivered') ORDER BY at",
+            f" AND type IN ({SEND_TIMES_SQL}) ORDER BY at",
             chunk,
         )
         for delivery, recipient, at in rows:
@@ -121,7 +122,8 @@ def apply_flips(conn: sqlite3.Connection, flipped: dict[int, str]) -> None:
 
 _RESCORE_SELECT = (
     "SELECT id, at, route, method, delivery, recipient, link, ip, user_agent, verdict,"
-    " reasons, campaign, email FROM hits WHERE id > ? AND at >= ? AND route IN ('open', 'click')"
+    " reasons, campaign, email FROM hits WHERE id > ? AND at >= ?"
+    f" AND route IN ({JUDGED_ROUTES_SQL})"
     " ORDER BY id LIMIT ?"
 )
 
