@@ -107,12 +107,15 @@ def sqlite_insert(table: str, fields: Sequence[str], verb: str = "INSERT") -> st
     return f"{verb} INTO {table} ({', '.join(fields)}) VALUES ({marks})"
 
 
+def _arrays(fields: Sequence[str]) -> str:
+    """``$1::bigint[], $2::text[], …``: one typed array parameter per field."""
+    return ", ".join(f"${n}::{_PG_TYPES.get(f, 'text')}[]" for n, f in enumerate(fields, 1))
+
+
 def pg_insert(table: str, fields: Sequence[str], tail: str = "") -> str:
     """An INSERT of one array per field (``columns``), as ``unnest`` reads them."""
-    arrays = ", ".join(
-        f"${n}::{_PG_TYPES.get(field, 'text')}[]" for n, field in enumerate(fields, 1)
-    )
-    return f"INSERT INTO {table} ({', '.join(fields)}) SELECT * FROM unnest({arrays}) {tail}"
+    names = ", ".join(fields)
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({_arrays(fields)}) {tail}".rstrip()
 
 
 def sqlite_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str:
@@ -123,14 +126,10 @@ def sqlite_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str
 
 def pg_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str:
     """An UPDATE from one array per field (``columns``), matched on ``keys``."""
-    arrays = ", ".join(
-        f"${n}::{_PG_TYPES.get(field, 'text')}[]" for n, field in enumerate(fields, 1)
-    )
     sets = ", ".join(f"{f} = u.{f}" for f in fields if f not in keys)
     match = " AND ".join(f"{table}.{k} = u.{k}" for k in keys)
-    return (
-        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS u({', '.join(fields)}) WHERE {match}"
-    )
+    names = ", ".join(fields)
+    return f"UPDATE {table} SET {sets} FROM unnest({_arrays(fields)}) AS u({names}) WHERE {match}"
 
 
 def columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
