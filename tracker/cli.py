@@ -25,6 +25,7 @@ from tracker.config import (
     secret_keys_file,
     with_generated_secrets,
 )
+from tracker.eventtypes import FIGURES
 from tracker.filemodes import private_umask
 
 if TYPE_CHECKING:
@@ -424,9 +425,7 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
         click.echo(json.dumps({"delivery": delivery, **found}, indent=2))
         return
     stats = found["stats"]
-    counts = ["sent", "delivered", "hard_bounced", "soft_bounced", "opened", "clicks",
-              "unique_clickers", "unsubscribed"]  # fmt: skip
-    lines = [{"figure": k, "value": stats[k]} for k in counts]
+    lines = [{"figure": k, "value": stats[k]} for _, k in FIGURES]
     lines += [{"figure": f"{k} rate", "value": v} for k, v in stats["rates"].items()]
     lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
     lines += [{"figure": "first activity", "value": stats["first_activity"]},

@@ -13,16 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.events import EventType, iso
+from tracker.eventtypes import HARD_CATEGORIES, SEND_TYPES, names
 from tracker.tokens import MAX_ID_LENGTH, is_utf8
 
-SEND_TYPES = {
-    EventType.SENT,
-    EventType.DELIVERED,
-    EventType.HARD_BOUNCED,
-    EventType.SOFT_BOUNCED,
-}
 _SEND_TYPES_BY_NAME = {t.value: t for t in SEND_TYPES}
-HARD_CATEGORIES = ("invalid", "spam_block")
 MAX_REASON = 1000
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]+")
 MAX_ADDRESS = 320
@@ -105,12 +99,12 @@ def parse_item(item: Any, now: datetime, now_text: str = "") -> SendEvent:
     kind = item.get("type")
     event_type = _SEND_TYPES_BY_NAME.get(kind) if isinstance(kind, str) else None
     if event_type is None:
-        raise BadItem("type: must be one of sent, delivered, hard_bounced, soft_bounced")
+        raise BadItem(f"type: must be one of {names(SEND_TYPES)}")
     category = _text(item, "category", False, 32) or None
     if event_type is EventType.HARD_BOUNCED:
         category = category or "invalid"
         if category not in HARD_CATEGORIES:
-            raise BadItem(f"category: a hard bounce is one of {', '.join(HARD_CATEGORIES)}")
+            raise BadItem(f"category: a hard bounce is one of {names(HARD_CATEGORIES)}")
     recipient = _text(item, "recipient", True)
     return SendEvent(
         id=_text(item, "id", True),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tracker.events import EventType
+from tracker.eventtypes import SPAM_BLOCK, SPAM_BLOCK_CATEGORY
 
 _SEP = "\x1f"
 
@@ -39,9 +40,6 @@ def dedupe_key(
     return None
 
 
-SPAM_BLOCK = timedelta(hours=24)
-
-
 @dataclass(frozen=True, slots=True)
 class Mailability:
     """May this person be mailed now; if not, why and until when (None: for good)."""
@@ -62,10 +60,10 @@ def mailability(suppressions: list[tuple[str, datetime, str | None]], now: datet
     for kind, at, category in suppressions:
         if kind == EventType.UNSUBSCRIBED:
             return Mailability(False, "unsubscribed")
-        if kind == EventType.HARD_BOUNCED and category != "spam_block":
+        if kind == EventType.HARD_BOUNCED and category != SPAM_BLOCK_CATEGORY:
             return Mailability(False, "invalid")
         if kind == EventType.HARD_BOUNCED and at + SPAM_BLOCK > now:
             blocked_until = max(blocked_until or at, at + SPAM_BLOCK)
     if blocked_until is not None:
-        return Mailability(False, "spam_block", blocked_until)
+        return Mailability(False, SPAM_BLOCK_CATEGORY, blocked_until)
     return Mailability(True)

@@ -7,6 +7,7 @@ import json
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from tracker.eventtypes import names
 from tracker.keys import STORE
 from tracker.routes.auth import require_api_key
 from tracker.routes.decorate_api import routes as decorate_routes
@@ -115,7 +116,7 @@ async def logs(request: web.Request) -> web.Response:
     delivery = await known_delivery(request)
     event_type = query_event_type(request)
     if event_type is not None and event_type not in LOG_TYPES:
-        return error(400, "bad_request", "type must be one of: opened, clicked, unsubscribed")
+        return error(400, "bad_request", f"type must be one of: {names(LOG_TYPES)}")
     verdict = request.query.get("verdict") or None
     if verdict is not None and verdict not in VERDICT_NAMES:
         return error(400, "bad_request", "verdict must be one of: human, machine_open, bot")

@@ -9,6 +9,7 @@ from typing import Any, overload
 from aiohttp import web
 
 from tracker.events import EventType, iso
+from tracker.eventtypes import HIT_TYPES
 from tracker.routes.bodies import read_body
 from tracker.tokens import MAX_ID_LENGTH
 from tracker.verdicts import Verdict
@@ -94,7 +95,7 @@ def query_event_type(request: web.Request) -> str | None:
 
 BOTS = {"exclude": "human", "include": "all", "only": "machine"}
 # What the raw tracking log can be filtered by: the kind of hit, and its verdict.
-LOG_TYPES = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED)
+LOG_TYPES = HIT_TYPES
 VERDICT_NAMES = tuple(v.value for v in Verdict)
 
 

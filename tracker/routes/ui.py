@@ -18,6 +18,7 @@ from aiohttp import web
 from tracker.decorate import annotate_links
 from tracker.decorate_pool import Busy, OverBudget
 from tracker.events import EventType
+from tracker.eventtypes import FIGURES
 from tracker.keys import (
     CLOCK,
     DECORATE_POOL,
@@ -42,9 +43,6 @@ routes = RouteTable()
 
 TABS = [("stats", "Tracking statistics"), ("urls", "URLs and click streams"),
         ("hot", "Hot clicks"), ("logs", "Tracking logs")]  # fmt: skip
-FIGURES = [("Sent", "sent"), ("Delivered", "delivered"), ("Hard bounced", "hard_bounced"),
-           ("Soft bounced", "soft_bounced"), ("Opened", "opened"), ("Clicks", "clicks"),
-           ("Unique clickers", "unique_clickers"), ("Unsubscribed", "unsubscribed")]  # fmt: skip
 MAX_ID = 256
 
 
@@ -217,6 +215,7 @@ async def delivery(request: web.Request) -> web.Response:
             "verdict": request.query.get("verdict") or None,
             "recipient": request.query.get("recipient", "")[:MAX_ID] or None,
         }
+        context["log_types"] = LOG_TYPES
         if filters["event_type"] not in LOG_TYPES:
             filters["event_type"] = None
         if filters["verdict"] not in VERDICT_NAMES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.eventtypes import SUPPRESSING_SQL
 from tracker.store import copies
 from tracker.store.pg_schema import partitions
 from tracker.store.pg_sql import translate
@@ -122,7 +123,7 @@ async def forget(conn: Conn, unit: Forget) -> None:
     await conn.execute(
         "INSERT INTO forgotten (hash, type, at, category)"
         " SELECT $1, type, at, category FROM events WHERE recipient = $2"
-        " AND type IN ('unsubscribed', 'hard_bounced') ON CONFLICT DO NOTHING",
+        f" AND type IN ({SUPPRESSING_SQL}) ON CONFLICT DO NOTHING",
         unit.hashed,
         unit.recipient,
     )

@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tracker.eventtypes import SEND_TIMES_SQL, SUPPRESSING_SQL
 from tracker.store.schema import UnknownSchema
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: everything of SQLite's schema version 10.
-    """
+    f"""
     CREATE SEQUENCE hits_id_seq AS bigint;
     CREATE TABLE hits (
         id bigint NOT NULL,
@@ -80,9 +81,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_hit ON events (recipient, hit_id) WHERE hit_id IS NOT NULL;
     CREATE INDEX events_sent ON events (delivery, message) WHERE type = 'sent';
     CREATE INDEX events_suppress ON events (recipient, at)
-        WHERE type IN ('unsubscribed', 'hard_bounced');
+        WHERE type IN ({SUPPRESSING_SQL});
     CREATE INDEX events_sends ON events (recipient, delivery, at)
-        WHERE type IN ('sent', 'delivered');
+        WHERE type IN ({SEND_TIMES_SQL});
 
     CREATE TABLE deliveries (
         delivery text PRIMARY KEY,

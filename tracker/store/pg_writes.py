@@ -12,11 +12,26 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.events import EventType, Hit, Route, iso_now
+from tracker.eventtypes import JUDGED_ROUTES_SQL, SEND_TIMES_SQL
 from tracker.ingest import SendEvent
-from tracker.rules import dedupe_key
 from tracker.store import copies
 from tracker.store.base import DeliveryTemplate, WebhookCursor
-from tracker.store.rows import hit_rows, probes_of, send_rows
+from tracker.store.rows import (
+    OPEN_HIT,
+    RESCORED,
+    HitEventRow,
+    HitRow,
+    Rejudged,
+    SendEventRow,
+    columns,
+    hit_rows,
+    opened_rows,
+    pg_insert,
+    pg_update,
+    probes_of,
+    rejudged,
+    send_rows,
+)
 from tracker.store.scoring import (
     Neighbour,
     Pair,
@@ -31,32 +46,15 @@ from tracker.store.scoring import (
     span,
 )
 from tracker.tokens import HONEYPOT_LINK
-from tracker.useragents import read_agent
-from tracker.verdicts import Verdict
 
 Conn = Any  # an asyncpg connection inside a transaction
 
-_INSERT_HITS = """
-INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,
-                  link, url, ip, user_agent, verdict, reasons, client, device)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-    $6::text[], $7::text[], $8::text[], $9::text[], $10::integer[], $11::text[],
-    $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
-"""
-_INSERT_EVENTS = """
-INSERT INTO events (type, at, delivery, recipient, campaign, email, link, url, hit_id,
-                    dedupe, verdict)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-    $6::text[], $7::integer[], $8::text[], $9::bigint[], $10::text[], $11::text[])
-ON CONFLICT DO NOTHING
-"""
-
-
-def columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list per column (the arrays ``unnest`` takes)."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
+_INSERT_HITS = pg_insert("hits", HitRow._fields)
+_INSERT_EVENTS = pg_insert("events", HitEventRow._fields, "ON CONFLICT DO NOTHING")
+_REJUDGE_HITS = pg_update("hits", Rejudged._fields, ("recipient", "id"))
+_INSERT_SEND_EVENTS = pg_insert(
+    "events", SendEventRow._fields, "ON CONFLICT DO NOTHING RETURNING recipient, event_id"
+)
 
 
 async def insert_hits(conn: Conn, hits: list[Hit], scoring: Scoring) -> None:
@@ -71,9 +69,9 @@ async def insert_hits(conn: Conn, hits: list[Hit], scoring: Scoring) -> None:
     scored, stored = await score(conn, probes, scoring)
     verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
     rows, events = hit_rows(ids, hits, verdicts, scoring)
-    await conn.execute(_INSERT_HITS, *columns(rows, 17))
+    await conn.execute(_INSERT_HITS, *columns(rows, len(HitRow._fields)))
     if events:
-        await conn.execute(_INSERT_EVENTS, *columns(events, 11))
+        await conn.execute(_INSERT_EVENTS, *columns(events, len(HitEventRow._fields)))
     await apply_flips(conn, scored.flipped, stored)
 
 
@@ -98,7 +96,7 @@ async def _send_times(conn: Conn, probes: list[Probe]) -> dict[Pair, list[str]]:
     pairs = {(p.delivery, p.recipient) for p in probes}
     rows = await conn.fetch(
         "SELECT delivery, recipient, at FROM events WHERE recipient = ANY($1::text[])"
-        " AND type IN ('sent', 'delivered') ORDER BY at",
+        f" AND type IN ({SEND_TIMES_SQL}) ORDER BY at",
         sorted({p.recipient for p in probes}),
     )
     found: dict[Pair, list[str]] = {}
@@ -171,38 +169,31 @@ async def rescore(conn: Conn, unit: Rescore, scoring: Scoring) -> None:
     if unit.after_id == 0:
         await reset(conn)
     found = await conn.fetch(
-        "SELECT id, at, route, method, delivery, recipient, link, ip, user_agent, verdict,"
-        " reasons, campaign, email FROM hits WHERE id > $1 AND at >= $2"
-        " AND route IN ('open', 'click') ORDER BY id LIMIT $3",
+        f"SELECT {', '.join(RESCORED)} FROM hits WHERE id > $1 AND at >= $2"
+        f" AND route IN ({JUDGED_ROUTES_SQL}) ORDER BY id LIMIT $3",
         unit.after_id,
         unit.since,
         unit.limit,
     )
     if not found:
         return
-    probes = [Probe(*tuple(row)[:9]) for row in found]
+    probes = [Probe(*(row[field] for field in Probe._fields)) for row in found]
     scored, _ = await score(conn, probes, scoring)
     updates = []
     for row, probe, (verdict, reasons) in zip(found, probes, scored.verdicts, strict=True):
-        agent = read_agent(probe.user_agent)
-        updates.append((probe.id, probe.recipient, verdict, reasons, agent.client, agent.device))
+        updates.append(rejudged(probe, verdict, reasons))
         unit.changed += (row["verdict"], row["reasons"] or "") != (verdict, reasons)
-    ids, recipients, verdicts, reasons_, clients, devices = columns(updates, 6)
-    await conn.execute(
-        "UPDATE hits SET verdict = u.verdict, reasons = u.reasons, client = u.client,"
-        " device = u.device FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
-        " $5::text[], $6::text[]) AS u(id, recipient, verdict, reasons, client, device)"
-        " WHERE hits.recipient = u.recipient AND hits.id = u.id",
-        ids, recipients, verdicts, reasons_, clients, devices,
-    )  # fmt: skip
+    arrays = columns(updates, len(Rejudged._fields))
+    await conn.execute(_REJUDGE_HITS, *arrays)
+    by_name = dict(zip(Rejudged._fields, arrays, strict=True))
     await conn.execute(
         "UPDATE events SET verdict = u.verdict"
         " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, recipient, verdict)"
         " WHERE events.recipient = u.recipient AND events.hit_id = u.id"
         " AND events.type = 'clicked'",
-        ids,
-        recipients,
-        verdicts,
+        by_name["id"],
+        by_name["recipient"],
+        by_name["verdict"],
     )
     opened = {(row["email"], row["recipient"], row["campaign"]) for row in found
               if row["route"] == Route.OPEN}  # fmt: skip
@@ -226,7 +217,7 @@ async def _rebuild_opened(
         since,
     )
     hits = await conn.fetch(
-        "SELECT id, at, delivery, link, url, verdict FROM hits WHERE recipient = $1"
+        f"SELECT {', '.join(OPEN_HIT)} FROM hits WHERE recipient = $1"
         " AND email = $2 AND campaign = $3 AND at >= $4 AND id <= $5"
         " AND route = 'open' AND method = 'GET' ORDER BY id",
         recipient,
@@ -235,14 +226,9 @@ async def _rebuild_opened(
         since,
         upto,
     )
-    rows = [
-        ("opened", at, delivery, recipient, campaign, email, link, url, hit_id,
-         dedupe_key(EventType.OPENED, delivery, recipient, campaign, email,
-                    machine=verdict != Verdict.HUMAN), verdict)
-        for hit_id, at, delivery, link, url, verdict in hits
-    ]  # fmt: skip
+    rows = opened_rows([tuple(hit) for hit in hits], recipient, campaign, email)
     if rows:
-        await conn.execute(_INSERT_EVENTS, *columns(rows, 11))
+        await conn.execute(_INSERT_EVENTS, *columns(rows, len(HitEventRow._fields)))
 
 
 # Delivery events, deliveries, webhook cursors -------------------------------------------
@@ -280,15 +266,7 @@ async def insert_send_events(conn: Conn, events: list[SendEvent]) -> list[str]:
         return outcomes
     kept = {
         (row[0], row[1])
-        for row in await conn.fetch(
-            "INSERT INTO events (type, at, delivery, recipient, campaign, email, message,"
-            " event_id, category, reason, address, flag, dedupe)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-            " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
-            " $11::text[], $12::text[], $13::text[])"
-            " ON CONFLICT DO NOTHING RETURNING recipient, event_id",
-            *columns(rows_, 13),
-        )
+        for row in await conn.fetch(_INSERT_SEND_EVENTS, *columns(rows_, len(SendEventRow._fields)))
     }
     for i, e in enumerate(events):
         if outcomes[i].startswith("stored") and (e.recipient, e.id) not in kept:

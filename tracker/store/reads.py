@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracker.eventtypes import JUDGED_TYPES, SUPPRESSING_SQL
 from tracker.store import reports
 from tracker.store.base import DeliveryTemplate
 from tracker.store.units import person_hash
@@ -83,7 +84,7 @@ class Reads:
             rows = await self._rows(
                 "SELECT recipient, type, at, category FROM events"
                 f" WHERE recipient IN ({','.join('?' * len(chunk))})"
-                " AND type IN ('unsubscribed', 'hard_bounced') ORDER BY at",
+                f" AND type IN ({SUPPRESSING_SQL}) ORDER BY at",
                 tuple(chunk),
             )
             for r in rows:
@@ -185,7 +186,7 @@ class Reads:
         out = []
         for row in rows:
             item = dict(row)
-            if item["type"] not in reports.JUDGED_TYPES:
+            if item["type"] not in JUDGED_TYPES:
                 del item["verdict"]
             out.append(item)
         return out

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tracker.events import EventType
+from tracker.eventtypes import HIT_TYPES, JUDGED_TYPES, JUDGED_TYPES_SQL, ROUTE_TYPES, TYPE_ROUTES
 from tracker.store.units import WATERMARK
 from tracker.tokens import HONEYPOT_LINK
 from tracker.verdicts import Verdict
@@ -18,12 +19,8 @@ from tracker.verdicts import Verdict
 # SQL in SQLite's spelling (``?`` or ``:name``); the PostgreSQL store translates it.
 Rows = Callable[[str, Any], Awaitable[list[Any]]]  # rows: sqlite3.Row or mappings
 
-JUDGED_TYPES = (EventType.OPENED, EventType.CLICKED)
-ACTIVITY = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED)
 VERDICTS = tuple(v.value for v in Verdict)
 COUNTED = {"human": ("human",), "machine": ("machine_open", "bot"), "all": VERDICTS}
-ROUTE_TYPES = {"open": "opened", "click": "clicked", "unsubscribe": "unsubscribed"}
-TYPE_ROUTES = {t: r for r, t in ROUTE_TYPES.items()}
 
 
 # Expressions the consolidation and the reports' live tail share, so both group an event
@@ -42,7 +39,7 @@ def consolidation(least: str = "min", greatest: str = "max") -> tuple[str, ...]:
     each report table, grouped its own way; ``least``/``greatest`` name the two-argument
     minimum and maximum (SQLite: min, max; PostgreSQL: least, greatest)."""
     rng = "FROM events AS e WHERE e.id > ? AND e.id <= ?"
-    judged = "AND e.type IN ('opened', 'clicked')"
+    judged = f"AND e.type IN ({JUDGED_TYPES_SQL})"
     return (
         f"""INSERT INTO report_totals (delivery, type, verdict, n, first_at, last_at)
     SELECT e.delivery, e.type, {VERDICT}, count(*), min(e.at), max(e.at) {rng}
@@ -96,7 +93,7 @@ HOURS = f"""
 WITH facts (hour, type, verdict, n) AS (
     SELECT hour, type, verdict, n FROM report_hours WHERE delivery = :delivery
     UNION ALL SELECT {HOUR}, e.type, {VERDICT}, 1 {TAIL}
-    AND e.type IN ('opened', 'clicked') AND {NOT_TRAP}
+    AND e.type IN ({JUDGED_TYPES_SQL}) AND {NOT_TRAP}
 )
 """
 CLIENTS = f"""
@@ -105,7 +102,7 @@ WITH facts (client, device, type, verdict, n) AS (
     UNION ALL SELECT {CLIENT_DEVICE}, e.type, {VERDICT}, 1
     FROM events AS e NOT INDEXED {HIT_OF_EVENT}
     WHERE e.id > {AFTER_WATERMARK} AND e.delivery = :delivery
-    AND e.type IN ('opened', 'clicked') AND {NOT_TRAP}
+    AND e.type IN ({JUDGED_TYPES_SQL}) AND {NOT_TRAP}
 )
 """
 NOT_HONEYPOT = f"link != {HONEYPOT_LINK}"
@@ -156,7 +153,7 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         {"delivery": delivery},
     )
     # Activity: a person's (or machine's, as counted) opens, clicks and unsubscribes.
-    active = [r for r in counts if r["type"] in ACTIVITY and r["verdict"] in COUNTED[traffic]]
+    active = [r for r in counts if r["type"] in HIT_TYPES and r["verdict"] in COUNTED[traffic]]
     clickers = await count_clickers(rows, delivery, traffic)
 
     def count(kind: EventType, verdicts: tuple[str, ...] = COUNTED[traffic]) -> int:

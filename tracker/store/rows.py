@@ -1,12 +1,17 @@
 """The rows both stores write for a group: hits with their events, and the sending
-system's events under the rules. Pure: each store reads what they need and inserts them."""
+system's events under the rules. Pure: each store reads what they need and inserts them.
+
+Each table's rows are a named tuple whose fields are the columns, in order: the same
+field list builds the INSERT statements (``sqlite_insert``, ``pg_insert``) and the values.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
-from tracker.events import EventType, Hit, Route
+from tracker.events import EventType, Hit
+from tracker.eventtypes import JUDGED_ROUTES
 from tracker.ingest import SendEvent
 from tracker.rules import dedupe_key
 from tracker.store.scoring import Probe, Scoring
@@ -15,8 +20,123 @@ from tracker.verdicts import Verdict
 
 # The recipient of an open or click in an anonymous campaign.
 ANONYMOUS = "anonymous"
-_JUDGED = (Route.OPEN, Route.CLICK)
 K = TypeVar("K", bound=Hashable)
+
+
+class HitRow(NamedTuple):
+    """A row of ``hits``, the raw tracking log."""
+
+    id: int
+    at: str
+    route: str
+    method: str
+    outcome: str
+    delivery: str
+    recipient: str
+    campaign: str
+    email: str
+    link: int | None
+    url: str | None
+    ip: str | None
+    user_agent: str
+    verdict: str | None
+    reasons: str | None
+    client: str | None
+    device: str | None
+
+
+class HitEventRow(NamedTuple):
+    """A row of ``events`` that a hit made (Opened, Clicked, Unsubscribed)."""
+
+    type: str
+    at: str
+    delivery: str
+    recipient: str
+    campaign: str
+    email: str
+    link: int | None
+    url: str | None
+    hit_id: int
+    dedupe: str | None
+    verdict: str | None
+
+
+class SendEventRow(NamedTuple):
+    """A row of ``events`` that the sending system posted."""
+
+    type: str
+    at: str
+    delivery: str
+    recipient: str
+    campaign: str
+    email: str
+    message: str
+    event_id: str
+    category: str | None
+    reason: str | None
+    address: str | None
+    flag: str | None
+    dedupe: str | None
+
+
+class Rejudged(NamedTuple):
+    """What rescoring writes back to a stored hit; ``id`` and ``recipient`` find it."""
+
+    id: int
+    recipient: str
+    verdict: str
+    reasons: str
+    client: str
+    device: str
+
+
+# A stored hit to judge again: what its verdict depends on, then what rescoring compares
+# and rebuilds its events by.
+RESCORED = (*Probe._fields, "verdict", "reasons", "campaign", "email")
+
+# A stored GET open whose Opened event is rebuilt (``opened_rows``).
+OPEN_HIT = ("id", "at", "delivery", "link", "url", "verdict")
+
+# PostgreSQL's type of each column that is not ``text`` (the arrays ``unnest`` takes).
+_PG_TYPES = {"id": "bigint", "hit_id": "bigint", "link": "integer"}
+
+
+def sqlite_insert(table: str, fields: Sequence[str], verb: str = "INSERT") -> str:
+    """``INSERT INTO table (fields) VALUES (?, …)``: one row per ``executemany`` item."""
+    marks = ",".join("?" * len(fields))
+    return f"{verb} INTO {table} ({', '.join(fields)}) VALUES ({marks})"
+
+
+def _arrays(fields: Sequence[str]) -> str:
+    """``$1::bigint[], $2::text[], …``: one typed array parameter per field."""
+    return ", ".join(f"${n}::{_PG_TYPES.get(f, 'text')}[]" for n, f in enumerate(fields, 1))
+
+
+def pg_insert(table: str, fields: Sequence[str], tail: str = "") -> str:
+    """An INSERT of one array per field (``columns``), as ``unnest`` reads them."""
+    names = ", ".join(fields)
+    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({_arrays(fields)}) {tail}".rstrip()
+
+
+def sqlite_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str:
+    """``UPDATE table SET field = :field, … WHERE key = :key``, for rows as mappings."""
+    sets = ", ".join(f"{f} = :{f}" for f in fields if f not in keys)
+    return f"UPDATE {table} SET {sets} WHERE {' AND '.join(f'{k} = :{k}' for k in keys)}"
+
+
+def pg_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str:
+    """An UPDATE from one array per field (``columns``), matched on ``keys``."""
+    sets = ", ".join(f"{f} = u.{f}" for f in fields if f not in keys)
+    match = " AND ".join(f"{table}.{k} = u.{k}" for k in keys)
+    names = ", ".join(fields)
+    return f"UPDATE {table} SET {sets} FROM unnest({_arrays(fields)}) AS u({names}) WHERE {match}"
+
+
+def columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column (the arrays ``unnest`` takes)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def probes_of(ids: list[int], hits: list[Hit]) -> list[Probe]:
@@ -25,7 +145,7 @@ def probes_of(ids: list[int], hits: list[Hit]) -> list[Probe]:
         Probe(hit_id, hit.at, hit.route, hit.method, hit.message.delivery,
               hit.message.recipient, hit.link, hit.ip, hit.user_agent)
         for hit_id, hit in zip(ids, hits, strict=True)
-        if hit.route in _JUDGED
+        if hit.route in JUDGED_ROUTES
     ]  # fmt: skip
 
 
@@ -34,15 +154,15 @@ def hit_rows(
     hits: list[Hit],
     verdicts: dict[int, tuple[Verdict, str]],
     scoring: Scoring,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The hits' rows (17 columns) and their events' rows (11 columns).
+) -> tuple[list[HitRow], list[HitEventRow]]:
+    """The hits' rows and their events' rows.
 
     A hit of an anonymous campaign is judged with what the request said and kept with
     nothing that names the person. An Opened made by a machine is kept under its own
     dedupe key: it does not use up the recipient's one human Opened.
     """
-    rows = []
-    events = []
+    rows: list[HitRow] = []
+    events: list[HitEventRow] = []
     for hit_id, hit in zip(ids, hits, strict=True):
         m = hit.message
         verdict, reasons = verdicts.get(hit_id, (None, None))
@@ -51,9 +171,12 @@ def hit_rows(
         if verdict is not None and m.campaign in scoring.anonymous:
             recipient, ip, user_agent = ANONYMOUS, None, ""
         rows.append(
-            (hit_id, hit.at, hit.route, hit.method, hit.outcome, m.delivery, recipient,
-             m.campaign, m.email, hit.link, hit.url, ip, user_agent, verdict, reasons,
-             agent.client if agent else None, agent.device if agent else None)
+            HitRow(id=hit_id, at=hit.at, route=hit.route, method=hit.method,
+                   outcome=hit.outcome, delivery=m.delivery, recipient=recipient,
+                   campaign=m.campaign, email=m.email, link=hit.link, url=hit.url, ip=ip,
+                   user_agent=user_agent, verdict=verdict, reasons=reasons,
+                   client=agent.client if agent else None,
+                   device=agent.device if agent else None)
         )  # fmt: skip
         if hit.event is not None:
             machine = verdict is not None and verdict is not Verdict.HUMAN
@@ -62,8 +185,10 @@ def hit_rows(
             if recipient == ANONYMOUS:
                 key = None  # nobody can be told apart: every open counts
             events.append(
-                (hit.event, hit.at, m.delivery, recipient, m.campaign, m.email, hit.link,
-                 hit.url, hit_id, key, verdict)
+                HitEventRow(type=hit.event, at=hit.at, delivery=m.delivery,
+                            recipient=recipient, campaign=m.campaign, email=m.email,
+                            link=hit.link, url=hit.url, hit_id=hit_id, dedupe=key,
+                            verdict=verdict)
             )  # fmt: skip
     return rows, events
 
@@ -73,15 +198,15 @@ def send_rows(
     stored: set[K],
     announced: set[tuple[str, str]],
     id_of: Callable[[SendEvent], K],
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """An outcome per event and the rows to insert (13 columns, the sender's id 8th).
+) -> tuple[list[str], list[SendEventRow]]:
+    """An outcome per event and the rows to insert.
 
     ``stored``: the ids (``id_of``) already stored; ``announced``: the (delivery,
     message) pairs a stored Sent announced. Both grow with the batch, so a repeat within
     it is a duplicate and a Sent announces the events after it.
     """
     outcomes = [""] * len(events)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[SendEventRow] = []
     for i, e in enumerate(events):
         if id_of(e) in stored:
             outcomes[i] = "duplicate"
@@ -95,7 +220,33 @@ def send_rows(
         outcomes[i] = "stored_unknown_message" if flag else "stored"
         key = dedupe_key(e.type, e.delivery, e.recipient, e.campaign, e.email, e.message)
         rows.append(
-            (e.type, e.at, e.delivery, e.recipient, e.campaign, e.email, e.message, e.id,
-             e.category, e.reason, e.address, flag, key)
+            SendEventRow(type=e.type, at=e.at, delivery=e.delivery, recipient=e.recipient,
+                         campaign=e.campaign, email=e.email, message=e.message,
+                         event_id=e.id, category=e.category, reason=e.reason,
+                         address=e.address, flag=flag, dedupe=key)
         )  # fmt: skip
     return outcomes, rows
+
+
+def opened_rows(
+    hits: Sequence[Sequence[Any]], recipient: str, campaign: str, email: str
+) -> list[HitEventRow]:
+    """The Opened events of one person's stored open hits, rebuilt in the order given.
+
+    ``hits``: ``(id, at, delivery, link, url, verdict)`` of each GET open (``OPEN_HIT``).
+    """
+    return [
+        HitEventRow(type=EventType.OPENED, at=at, delivery=delivery, recipient=recipient,
+                    campaign=campaign, email=email, link=link, url=url, hit_id=hit_id,
+                    dedupe=dedupe_key(EventType.OPENED, delivery, recipient, campaign, email,
+                                      machine=verdict != Verdict.HUMAN),
+                    verdict=verdict)
+        for hit_id, at, delivery, link, url, verdict in hits
+    ]  # fmt: skip
+
+
+def rejudged(probe: Probe, verdict: str, reasons: str) -> Rejudged:
+    """A stored hit's new verdict, with its mail client and device read again."""
+    agent = read_agent(probe.user_agent)
+    return Rejudged(id=probe.id, recipient=probe.recipient, verdict=verdict, reasons=reasons,
+                    client=agent.client, device=agent.device)  # fmt: skip

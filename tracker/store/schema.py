@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from tracker.eventtypes import SEND_TIMES_SQL, SUPPRESSING_SQL
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: raw tracking log, activity log, registered deliveries and their links.
     """
@@ -58,7 +60,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 2: delivery events from the sending system (idempotent by the sender's id).
-    """
+    f"""
     ALTER TABLE events ADD COLUMN event_id TEXT;
     ALTER TABLE events ADD COLUMN message TEXT;
     ALTER TABLE events ADD COLUMN category TEXT;
@@ -68,7 +70,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX events_event_id ON events (event_id);
     CREATE INDEX events_sent ON events (delivery, message) WHERE type = 'sent';
     CREATE INDEX events_suppress ON events (recipient, at)
-        WHERE type IN ('unsubscribed', 'hard_bounced');
+        WHERE type IN ({SUPPRESSING_SQL});
     """,
     # 3: how far each webhook endpoint has received the activity log.
     """
@@ -80,14 +82,14 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 4: verdicts (human, machine_open, bot) with reasons; mail client and device per hit.
     # Hits stored before have none: reports count them as people, `tracker rescore` judges.
-    """
+    f"""
     ALTER TABLE hits ADD COLUMN verdict TEXT;
     ALTER TABLE hits ADD COLUMN reasons TEXT;
     ALTER TABLE hits ADD COLUMN client TEXT;
     ALTER TABLE hits ADD COLUMN device TEXT;
     ALTER TABLE events ADD COLUMN verdict TEXT;
     CREATE INDEX events_sends ON events (delivery, recipient, at)
-        WHERE type IN ('sent', 'delivered');
+        WHERE type IN ({SEND_TIMES_SQL});
     """,
     # 5: a person's hits by time, so verdicts read only the seconds around a hit; and the
     # few honeypot clicks apart (99999 is tracker.tokens.HONEYPOT_LINK).
@@ -107,10 +109,10 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 7: Sent and Delivered by recipient first, so a group's hits need one read for all.
-    """
+    f"""
     DROP INDEX events_sends;
     CREATE INDEX events_sends ON events (recipient, delivery, at)
-        WHERE type IN ('sent', 'delivered');
+        WHERE type IN ({SEND_TIMES_SQL});
     """,
     # 8: the tracking workflow: its runs, how far it consolidated the activity log, and
     # the report table it fills (link -1: an event of no link).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from tracker.eventtypes import SUPPRESSING_SQL
 from tracker.store import copies
 from tracker.store.units import PURGE_CHUNK, Forget, Purge
 
@@ -17,7 +18,7 @@ from tracker.store.units import PURGE_CHUNK, Forget, Purge
 def forget(conn: sqlite3.Connection, unit: Forget) -> None:
     kept = conn.execute(
         "SELECT type, at, category FROM events WHERE recipient = ?"
-        " AND type IN ('unsubscribed', 'hard_bounced')",
+        f" AND type IN ({SUPPRESSING_SQL})",
         (unit.recipient,),
     ).fetchall()
     conn.executemany(

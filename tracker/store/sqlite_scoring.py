@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import sqlite3
 
-from tracker.events import EventType, Route
-from tracker.rules import dedupe_key
+from tracker.events import Route
+from tracker.eventtypes import JUDGED_ROUTES_SQL, SEND_TIMES_SQL
+from tracker.store.rows import (
+    OPEN_HIT,
+    RESCORED,
+    HitEventRow,
+    Rejudged,
+    opened_rows,
+    rejudged,
+    sqlite_insert,
+    sqlite_update,
+)
 from tracker.store.scoring import (
     Neighbour,
     Pair,
@@ -25,8 +35,6 @@ from tracker.store.scoring import (
 )
 from tracker.store.sqlite_workflow import reset
 from tracker.tokens import HONEYPOT_LINK
-from tracker.useragents import read_agent
-from tracker.verdicts import Verdict
 
 CHUNK = 500
 
@@ -41,7 +49,7 @@ def _send_times(conn: sqlite3.Connection, probes: list[Probe]) -> dict[tuple[str
         rows = conn.execute(
             "SELECT delivery, recipient, at FROM events INDEXED BY events_sends"
             f" WHERE recipient IN ({','.join('?' * len(chunk))})"
-            " AND type IN ('sent', 'delivered') ORDER BY at",
+            f" AND type IN ({SEND_TIMES_SQL}) ORDER BY at",
             chunk,
         )
         for delivery, recipient, at in rows:
@@ -118,10 +126,11 @@ def apply_flips(conn: sqlite3.Connection, flipped: dict[int, str]) -> None:
 
 
 _RESCORE_SELECT = (
-    "SELECT id, at, route, method, delivery, recipient, link, ip, user_agent, verdict,"
-    " reasons, campaign, email FROM hits WHERE id > ? AND at >= ? AND route IN ('open', 'click')"
-    " ORDER BY id LIMIT ?"
+    f"SELECT {', '.join(RESCORED)} FROM hits WHERE id > ? AND at >= ?"
+    f" AND route IN ({JUDGED_ROUTES_SQL}) ORDER BY id LIMIT ?"
 )
+_INSERT_EVENT = sqlite_insert("events", HitEventRow._fields, "INSERT OR IGNORE")
+_REJUDGE_HITS = sqlite_update("hits", Rejudged._fields, ("recipient", "id"))
 
 
 def rescore(conn: sqlite3.Connection, unit: Rescore, scoring: Scoring) -> None:
@@ -134,28 +143,29 @@ def rescore(conn: sqlite3.Connection, unit: Rescore, scoring: Scoring) -> None:
     """
     if unit.after_id == 0:
         reset(conn)  # the consolidated counts hold the old verdicts: rebuilt by the next run
-    found = conn.execute(_RESCORE_SELECT, (unit.after_id, unit.since, unit.limit)).fetchall()
+    found = [
+        dict(zip(RESCORED, row, strict=True))
+        for row in conn.execute(_RESCORE_SELECT, (unit.after_id, unit.since, unit.limit))
+    ]
     if not found:
         return
-    probes = [Probe(*row[:9]) for row in found]
+    probes = [Probe(*(row[field] for field in Probe._fields)) for row in found]
     scored = score(conn, probes, scoring)  # neighbours outside the chunk are not written
     updates = []
     for row, probe, (verdict, reasons) in zip(found, probes, scored.verdicts, strict=True):
-        agent = read_agent(probe.user_agent)
-        updates.append((verdict, reasons, agent.client, agent.device, probe.id))
-        unit.changed += (row[9], row[10] or "") != (verdict, reasons)
-    conn.executemany(
-        "UPDATE hits SET verdict = ?, reasons = ?, client = ?, device = ? WHERE id = ?", updates
-    )
+        updates.append(rejudged(probe, verdict, reasons))
+        unit.changed += (row["verdict"], row["reasons"] or "") != (verdict, reasons)
+    conn.executemany(_REJUDGE_HITS, [u._asdict() for u in updates])
     conn.executemany(
         "UPDATE events SET verdict = ? WHERE hit_id = ? AND type = 'clicked'",
-        [(u[0], u[4]) for u in updates],
+        [(u.verdict, u.id) for u in updates],
     )
-    opened = {(row[12], row[5], row[11]) for row in found if row[2] == Route.OPEN}
+    opened = {(row["email"], row["recipient"], row["campaign"]) for row in found
+              if row["route"] == Route.OPEN}  # fmt: skip
     for email, recipient, campaign in sorted(opened):
-        _rebuild_opened(conn, unit.since, found[-1][0], email, recipient, campaign)
+        _rebuild_opened(conn, unit.since, found[-1]["id"], email, recipient, campaign)
     unit.judged = len(found)
-    unit.last_id = found[-1][0]
+    unit.last_id = found[-1]["id"]
 
 
 def _rebuild_opened(
@@ -168,18 +178,9 @@ def _rebuild_opened(
         (recipient, email, campaign, since, recipient),
     )
     hits = conn.execute(
-        "SELECT id, at, delivery, link, url, verdict FROM hits INDEXED BY hits_recipient_at"
+        f"SELECT {', '.join(OPEN_HIT)} FROM hits INDEXED BY hits_recipient_at"
         " WHERE recipient = ? AND email = ? AND campaign = ? AND at >= ? AND id <= ?"
         " AND route = 'open' AND method = 'GET' ORDER BY id",
         (recipient, email, campaign, since, upto),
     ).fetchall()
-    conn.executemany(
-        "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link,"
-        " url, hit_id, dedupe, verdict) VALUES ('opened',?,?,?,?,?,?,?,?,?,?)",
-        [
-            (at, delivery, recipient, campaign, email, link, url, hit_id,
-             dedupe_key(EventType.OPENED, delivery, recipient, campaign, email,
-                        machine=verdict != Verdict.HUMAN), verdict)
-            for hit_id, at, delivery, link, url, verdict in hits
-        ],
-    )  # fmt: skip
+    conn.executemany(_INSERT_EVENT, opened_rows(hits, recipient, campaign, email))

@@ -8,22 +8,23 @@ from tracker.events import EventType, Hit, iso_now
 from tracker.ingest import SendEvent
 from tracker.store import copies
 from tracker.store.base import DeliveryTemplate, WebhookCursor
-from tracker.store.rows import hit_rows, probes_of, send_rows
+from tracker.store.rows import (
+    HitEventRow,
+    HitRow,
+    SendEventRow,
+    hit_rows,
+    probes_of,
+    send_rows,
+    sqlite_insert,
+)
 from tracker.store.scoring import Scoring
 from tracker.store.sqlite_scoring import apply_flips, score
 
 # Ids per IN (...) list: well under SQLite's limit on bound parameters.
 CHUNK = 500
 
-_INSERT_HIT = (
-    "INSERT INTO hits (id, at, route, method, outcome, delivery, recipient, campaign, email,"
-    " link, url, ip, user_agent, verdict, reasons, client, device)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-_INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, link, url,"
-    " hit_id, dedupe, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-)
+_INSERT_HIT = sqlite_insert("hits", HitRow._fields)
+_INSERT_EVENT = sqlite_insert("events", HitEventRow._fields, "INSERT OR IGNORE")
 
 
 def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> None:
@@ -45,10 +46,7 @@ def insert_hits(conn: sqlite3.Connection, hits: list[Hit], scoring: Scoring) -> 
     apply_flips(conn, scored.flipped)
 
 
-_INSERT_SEND_EVENT = (
-    "INSERT OR IGNORE INTO events (type, at, delivery, recipient, campaign, email, message,"
-    " event_id, category, reason, address, flag, dedupe) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
+_INSERT_SEND_EVENT = sqlite_insert("events", SendEventRow._fields, "INSERT OR IGNORE")
 
 
 def _existing_ids(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
@@ -92,7 +90,7 @@ def insert_send_events(conn: sqlite3.Connection, events: list[SendEvent]) -> lis
     conn.executemany(_INSERT_SEND_EVENT, rows)
     # INSERT OR IGNORE skipped only rows the rules keep once (a second Delivered); ids were
     # checked above, so only the rows with a dedupe key need looking up again.
-    once = {row[7] for row in rows if row[12] is not None}
+    once = {row.event_id for row in rows if row.dedupe is not None}
     kept = _existing_ids(conn, list(once))
     for i, e in enumerate(events):
         if e.id in once and e.id not in kept and outcomes[i].startswith("stored"):
