@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import selectors
 import socket
 import time
 from dataclasses import dataclass, field
@@ -21,13 +20,13 @@ from pathlib import Path
 import aiohttp
 
 from reliability.figures import Figure
-from reliability.harness import HOST, TOKENS, session, start
+from reliability.harness import TOKENS, session, start
+from tests.serverproc import HALF, closed_by_server, open_sockets
 from tracker.routes.tracking import PIXEL
 from tracker.tokens import Message
 
 DESCRIPTORS = 256
 HELD = 300
-HALF = b"GET /o/x.gif HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0\r\nX-Slow: "
 
 
 @dataclass
@@ -43,19 +42,7 @@ class Seen:
 
 def _hold(port: int) -> list[socket.socket]:
     """HELD connections opened at once; the odd ones send half a request head."""
-    socks = []
-    with selectors.DefaultSelector() as sel:
-        for _ in range(HELD):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            sock.connect_ex((HOST, port))
-            sel.register(sock, selectors.EVENT_WRITE)
-            socks.append(sock)
-        pending, end = set(socks), time.monotonic() + 3
-        while pending and time.monotonic() < end:
-            for key, _ in sel.select(timeout=0.1):
-                sel.unregister(key.fileobj)
-                pending.discard(key.fileobj)  # type: ignore[arg-type]
+    socks = open_sockets(port, HELD, 3)
     for n, sock in enumerate(socks):
         if n % 2:
             try:
@@ -65,19 +52,10 @@ def _hold(port: int) -> list[socket.socket]:
     return socks
 
 
-def _closed(sock: socket.socket) -> bool:
-    try:
-        return sock.recv(4096) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
 async def _watch(socks: list[socket.socket], began: float, seen: Seen, stop: asyncio.Event) -> None:
     while not stop.is_set() and len(seen.dropped) < len(socks):
         for n, sock in enumerate(socks):
-            if n not in seen.dropped and _closed(sock):
+            if n not in seen.dropped and closed_by_server(sock):
                 seen.dropped[n] = time.monotonic() - began
         await asyncio.sleep(0.05)
 

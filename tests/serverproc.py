@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -42,6 +43,40 @@ def healthz(port: int, timeout: float = 1.0) -> int | None:
         return None
     finally:
         conn.close()
+
+
+# The head of a pixel request cut off in the middle of a header: a client that stopped.
+HALF = b"GET /o/x.gif HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0\r\nX-Slow: "
+
+
+def open_sockets(port: int, count: int, within: float) -> list[socket.socket]:
+    """``count`` connections to ``port`` opened at once (non-blocking); those the kernel
+    completed within ``within`` seconds (a server out of descriptors leaves some pending)."""
+    socks = []
+    with selectors.DefaultSelector() as sel:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect_ex((HOST, port))
+            sel.register(sock, selectors.EVENT_WRITE)
+            socks.append(sock)
+        pending = set(socks)
+        end = time.monotonic() + within
+        while pending and time.monotonic() < end:
+            for key, _ in sel.select(timeout=0.1):
+                sel.unregister(key.fileobj)
+                pending.discard(key.fileobj)  # type: ignore[arg-type]
+    return socks
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """True once the server has closed ``sock`` (EOF, reset, or the connect refused)."""
+    try:
+        return sock.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 class ServerProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import resource
-import selectors
 import signal
 import socket
 import time
@@ -12,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import HOST, ServerProcess, clean_env, free_port
+from tests.serverproc import (
+    HALF,
+    HOST,
+    ServerProcess,
+    clean_env,
+    closed_by_server,
+    free_port,
+    open_sockets,
+)
 from tracker.tokens import Message, Tokens
 
 pytestmark = pytest.mark.process
@@ -62,43 +69,12 @@ def test_a_request_on_an_open_connection_after_sigterm_is_answered(tmp_path: Pat
 
 # Settings of the deadline tests: heads must arrive within 1 s, idle connections last 2 s.
 DEADLINES = {"TRACKER_HEADER_TIMEOUT": "1", "TRACKER_KEEPALIVE_TIMEOUT": "2"}
-HALF = b"GET /o/x.gif HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0\r\nX-Slow: "
 
 
 def deadline_server(tmp_path: Path, **extra: str) -> ServerProcess:
     env = clean_env(TRACKER_DATA_DIR=str(tmp_path / "data"), TRACKER_SECRET_KEYS=LONG_KEY,
                     TRACKER_API_KEYS=LONG_KEY, TRACKER_LOG_FORMAT="json", **extra)  # fmt: skip
     return ServerProcess(tmp_path, env, free_port())
-
-
-def open_sockets(port: int, count: int, within: float) -> list[socket.socket]:
-    """``count`` connections to ``port`` opened at once (non-blocking); those the kernel
-    completed within ``within`` seconds (a server out of descriptors leaves some pending)."""
-    socks = []
-    with selectors.DefaultSelector() as sel:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            sock.connect_ex((HOST, port))
-            sel.register(sock, selectors.EVENT_WRITE)
-            socks.append(sock)
-        pending = set(socks)
-        end = time.monotonic() + within
-        while pending and time.monotonic() < end:
-            for key, _ in sel.select(timeout=0.2):
-                sel.unregister(key.fileobj)
-                pending.discard(key.fileobj)  # type: ignore[arg-type]
-    return socks
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    """True once the server has closed ``sock`` (EOF, reset, or the connect refused)."""
-    try:
-        return sock.recv(4096) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 def pixel(port: int, path: str, timeout: float = 5) -> bytes:
