@@ -24,7 +24,7 @@ from tracker.routes.replies import (
 )
 from tracker.routes.sending import routes as sending_routes
 from tracker.routes.table import RouteTable, add_fallback
-from tracker.store.base import StoreUnavailable
+from tracker.store.base import LogFilter, StoreUnavailable
 from tracker.tokens import MAX_ID_LENGTH, MAX_LINKS
 
 routes = RouteTable()
@@ -123,14 +123,17 @@ async def logs(request: web.Request) -> web.Response:
     recipient = request.query.get("recipient") or None
     if recipient is not None and len(recipient) > MAX_ID_LENGTH:
         return error(400, "bad_request", "recipient is too long")
-    items, following = await request.config_dict[STORE].delivery_logs(
-        delivery,
+    filters = LogFilter(
         event_type=event_type,
         recipient=recipient,
         link=query_int(request, "link", most=MAX_LINKS - 1),
         since=query_time(request, "since"),
         until=query_time(request, "until"),
         verdict=verdict,
+    )
+    items, following = await request.config_dict[STORE].delivery_logs(
+        delivery,
+        filters,
         after=query_int(request, "after", 0),
         limit=query_limit(request, 100, MAX_LIMIT),
     )

@@ -35,7 +35,7 @@ from tracker.routes.bodies import MAX_FORM, read_form
 from tracker.routes.replies import BOTS, LOG_TYPES, VERDICT_NAMES, number
 from tracker.routes.table import RouteTable
 from tracker.routes.ui_guard import same_site
-from tracker.store.base import StoreUnavailable
+from tracker.store.base import LogFilter, StoreUnavailable
 from tracker.ui_session import COOKIE, MAX_AGE, Sessions
 
 log = structlog.get_logger("tracker.ui")
@@ -210,28 +210,19 @@ async def delivery(request: web.Request) -> web.Response:
             except (Busy, OverBudget):
                 context["unshown"] = True
     else:
-        filters = {
-            "event_type": request.query.get("type") or None,
-            "verdict": request.query.get("verdict") or None,
-            "recipient": request.query.get("recipient", "")[:MAX_ID] or None,
-        }
+        event_type = request.query.get("type") or None
+        verdict = request.query.get("verdict") or None
+        filters = LogFilter(
+            event_type=event_type if event_type in LOG_TYPES else None,
+            verdict=verdict if verdict in VERDICT_NAMES else None,
+            recipient=request.query.get("recipient", "")[:MAX_ID] or None,
+        )
         context["log_types"] = LOG_TYPES
-        if filters["event_type"] not in LOG_TYPES:
-            filters["event_type"] = None
-        if filters["verdict"] not in VERDICT_NAMES:
-            filters["verdict"] = None
         after = number(request.query.get("after") or "0")
         if after is None:
             message = "after must be a position from this page's Next link (a whole number)."
             return error_page(request, 400, "Bad request", message)
-        items, following = await store.delivery_logs(
-            delivery,
-            event_type=filters["event_type"],
-            verdict=filters["verdict"],
-            recipient=filters["recipient"],
-            after=after,
-            limit=50,
-        )
+        items, following = await store.delivery_logs(delivery, filters, after=after, limit=50)
         query = {k: v for k, v in request.query.items() if k != "after"}
         context.update(
             logs=items,

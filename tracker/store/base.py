@@ -15,6 +15,21 @@ SqlValue = str | int | float | None
 
 
 @dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which raw hits a delivery's log shows: each field None shows any."""
+
+    event_type: str | None = None
+    recipient: str | None = None
+    link: int | None = None
+    since: str | None = None
+    until: str | None = None
+    verdict: str | None = None
+
+
+EVERY_HIT = LogFilter()
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryTemplate:
     """A delivery's HTML as decorated, registered for reports and hot clicks, and kept as
     the copy of ``recipients`` (each one's "view in browser" page)."""
@@ -167,13 +182,7 @@ class Store(Protocol):
     async def delivery_logs(
         self,
         delivery: str,
-        *,
-        event_type: str | None = None,
-        recipient: str | None = None,
-        link: int | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        verdict: str | None = None,
+        filters: LogFilter = EVERY_HIT,
         after: int = 0,
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:

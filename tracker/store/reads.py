@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker.eventtypes import JUDGED_TYPES, SUPPRESSING_SQL
 from tracker.store import reports
-from tracker.store.base import DeliveryTemplate
+from tracker.store.base import EVERY_HIT, DeliveryTemplate, LogFilter
 from tracker.store.units import person_hash
 
 # Ids per IN (...) list: well under SQLite's limit on bound parameters.
@@ -213,25 +213,8 @@ class Reads:
     async def delivery_logs(
         self,
         delivery: str,
-        *,
-        event_type: str | None = None,
-        recipient: str | None = None,
-        link: int | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        verdict: str | None = None,
+        filters: LogFilter = EVERY_HIT,
         after: int = 0,
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        return await reports.delivery_logs(
-            self._rows,
-            delivery,
-            event_type=event_type,
-            recipient=recipient,
-            link=link,
-            since=since,
-            until=until,
-            verdict=verdict,
-            after=after,
-            limit=limit,
-        )
+        return await reports.delivery_logs(self._rows, delivery, filters, after=after, limit=limit)

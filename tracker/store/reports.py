@@ -12,6 +12,7 @@ from typing import Any
 
 from tracker.events import EventType
 from tracker.eventtypes import HIT_TYPES, JUDGED_TYPES, JUDGED_TYPES_SQL, ROUTE_TYPES, TYPE_ROUTES
+from tracker.store.base import EVERY_HIT, LogFilter
 from tracker.store.units import WATERMARK
 from tracker.tokens import HONEYPOT_LINK
 from tracker.verdicts import Verdict
@@ -266,35 +267,29 @@ async def clients(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any
 async def delivery_logs(
     rows: Rows,
     delivery: str,
-    *,
-    event_type: str | None = None,
-    recipient: str | None = None,
-    link: int | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    verdict: str | None = None,
+    filters: LogFilter = EVERY_HIT,
     after: int = 0,
     limit: int = 100,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Raw hits of the delivery, oldest first, after the ``after`` cursor; and the next."""
     where = ["delivery = ?", "id > ?"]
     params: list[Any] = [delivery, after]
-    if event_type is not None:
+    if filters.event_type is not None:
         where.append("route = ?")
-        params.append(TYPE_ROUTES[event_type])
-    for column, value, op in (("recipient", recipient, "="), ("link", link, "="),
-                              ("at", since, ">="), ("at", until, "<")):  # fmt: skip
+        params.append(TYPE_ROUTES[filters.event_type])
+    for column, value, op in (("recipient", filters.recipient, "="), ("link", filters.link, "="),
+                              ("at", filters.since, ">="), ("at", filters.until, "<")):  # fmt: skip
         if value is not None:
             where.append(f"{column} {op} ?")
             params.append(value)
-    if verdict is not None:
+    if filters.verdict is not None:
         where.append("coalesce(verdict, 'human') = ?")
-        params.append(verdict)
+        params.append(filters.verdict)
     found = await rows(
         "SELECT id, at, route, method, outcome, recipient, link, url, ip, user_agent,"
         " coalesce(verdict, 'human') AS verdict, coalesce(reasons, '') AS reasons, client,"
         # One person's hits come from their own index, not from the whole delivery's.
-        f" device FROM hits {'INDEXED BY hits_recipient_at' if recipient else ''}"
+        f" device FROM hits {'INDEXED BY hits_recipient_at' if filters.recipient else ''}"
         f" WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
         (*params, limit + 1),
     )
