@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Hashable
 
 # Pages kept, and characters kept in all, per server process.
 MAX_PAGES = 1024
 MAX_CHARS = 32 * 1024 * 1024
-
-
-def digest(text: str) -> bytes:
-    """A short fingerprint of ``text``: a key that changes when the text does."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class RenderCache:

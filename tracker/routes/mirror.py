@@ -14,8 +14,8 @@ from aiohttp import web
 from tracker.decorate_pool import Busy, OverBudget, view_copy
 from tracker.keys import DECORATE_POOL, SETTINGS, STORE, TOKENS, VIEWS
 from tracker.pages import error_page, invalid_link_page
-from tracker.render_cache import digest
 from tracker.routes.table import RouteTable
+from tracker.store.copies import digest
 from tracker.tokens import BadToken
 
 routes = RouteTable()

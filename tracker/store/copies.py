@@ -24,6 +24,7 @@ _UPSERT = " ON CONFLICT (delivery, recipient) DO UPDATE SET hash = excluded.hash
 
 
 def digest(html: str) -> str:
+    """A copy's fingerprint: its key in ``copies`` and in the view cache."""
     return hashlib.sha256(html.encode("utf-8", "surrogatepass")).hexdigest()
 
 
