@@ -51,7 +51,9 @@ HALF = b"GET /o/x.gif HTTP/1.1\r\nHost: t\r\nUser-Agent: Mozilla/5.0\r\nX-Slow: 
 
 def open_sockets(port: int, count: int, within: float) -> list[socket.socket]:
     """``count`` connections to ``port`` opened at once (non-blocking); those the kernel
-    completed within ``within`` seconds (a server out of descriptors leaves some pending)."""
+    completed within ``within`` seconds (a server out of descriptors leaves some pending:
+    those are closed, not held, since a connection the kernel completes seconds later,
+    after its SYN was retried, is not one the server was holding)."""
     socks = []
     with selectors.DefaultSelector() as sel:
         for _ in range(count):
@@ -66,7 +68,9 @@ def open_sockets(port: int, count: int, within: float) -> list[socket.socket]:
             for key, _ in sel.select(timeout=0.1):
                 sel.unregister(key.fileobj)
                 pending.discard(key.fileobj)  # type: ignore[arg-type]
-    return socks
+    for sock in pending:
+        sock.close()
+    return [sock for sock in socks if sock not in pending]
 
 
 def closed_by_server(sock: socket.socket) -> bool:
