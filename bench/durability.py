@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from tracker.events import EventType, Hit, Route, iso_now
-from tracker.store.sqlite import SQLiteStore
+from tracker.store.sqlite.store import SQLiteStore
 from tracker.tokens import Message
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import aiohttp
 
 from bench.http import API_KEY, Server
-from tracker.store.schema import migrate
-from tracker.store.sqlite import connect
+from tracker.store.sqlite.schema import migrate
+from tracker.store.sqlite.store import connect
 
 KEY = {"Authorization": f"Bearer {API_KEY}"}
 

@@ -28,8 +28,8 @@ import aiohttp
 
 from bench.http import API_KEY, Server
 from tracker.events import iso
-from tracker.store.schema import migrate
-from tracker.store.sqlite import SQLiteStore, connect
+from tracker.store.sqlite.schema import migrate
+from tracker.store.sqlite.store import SQLiteStore, connect
 from tracker.store.units import WorkflowRun
 
 KEY = {"Authorization": f"Bearer {API_KEY}"}
@@ -132,7 +132,7 @@ async def consolidate(db: Path, events: int, tail: float) -> float:
     now = iso(datetime.now(UTC))
     unit = WorkflowRun(now, now, "bench", cutoff)
     while True:
-        await store.workflow_run(unit)
+        unit = await store.workflow_run(unit)
         if not unit.more:
             break
     took = time.perf_counter() - started

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from tests.serverproc import free_port
-from tracker.store.pg_sql import plain, translate
+from tracker.store.postgres.sql import plain, translate
 
 
 def binaries() -> Path | None:

@@ -90,7 +90,7 @@ def test_keys_rotate_with_configured_keys_prints_a_key(
 
 
 def test_db_migrate_brings_the_schema_up_and_refuses_a_newer_one(workdir: Path) -> None:
-    from tracker.store.schema import SCHEMA_VERSION
+    from tracker.store.sqlite.schema import SCHEMA_VERSION
 
     first = CliRunner().invoke(main, ["db", "migrate"])
     assert first.exit_code == 0, first.output
@@ -119,7 +119,7 @@ def test_db_migrate_brings_the_schema_up_and_refuses_a_newer_one(workdir: Path) 
 def test_db_migrate_on_postgresql_and_the_server_refuses_a_newer_schema(
     postgres_database: str, tmp_path: Path
 ) -> None:
-    from tracker.store.pg_schema import SCHEMA_VERSION
+    from tracker.store.postgres.schema import SCHEMA_VERSION
 
     url = pgserver.new_schema(postgres_database)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}

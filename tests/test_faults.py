@@ -12,7 +12,7 @@ from tests.conftest import API_KEY, PERSON
 from tracker.app import create_app
 from tracker.config import Settings
 from tracker.routes.tracking import PIXEL
-from tracker.store.sqlite import SQLiteStore
+from tracker.store.sqlite.store import SQLiteStore
 from tracker.tokens import Click, Message, Tokens
 
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from tests.conftest import Rows
 from tracker.cli import main
 from tracker.config import Settings
-from tracker.store import schema
+from tracker.store.sqlite import schema
 from tracker.tokens import Message, Tokens
 
 TEMPLATE = """<html><body>

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests import pgserver
 from tracker.events import EventType, Hit, Route
-from tracker.store.pg import PostgresStore
-from tracker.store.pg_sql import translate
+from tracker.store.postgres.sql import translate
+from tracker.store.postgres.store import PostgresStore
 from tracker.tokens import Message
 
 

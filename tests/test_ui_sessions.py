@@ -15,7 +15,7 @@ from tests.conftest import API_KEY, BASE_URL, Rows
 from tests.helpers import Clock, trusting_app
 from tracker.app import create_app
 from tracker.config import Settings
-from tracker.store.sqlite import SQLiteStore
+from tracker.store.sqlite.store import SQLiteStore
 
 OTHER_KEY = "second-api-key-at-least-32-characters"
 

@@ -22,7 +22,7 @@ from tests.mailing import all_reports, mail
 from tests.serverproc import clean_env
 from tracker.config import Settings
 from tracker.keys import WORKFLOW
-from tracker.store.pg_schema import lock_key
+from tracker.store.postgres.schema import lock_key
 from tracker.tokens import Tokens
 from tracker.workflow import WorkflowFailed
 

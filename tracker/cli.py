@@ -136,7 +136,7 @@ def serve(
         base_url=settings.base_url,
     )
     from tracker import serving
-    from tracker.store.schema import UnknownSchema
+    from tracker.store.base import UnknownSchema
 
     app = create_app(settings)
     serving.prepare(app)
@@ -504,8 +504,8 @@ def db() -> None:
 @config_option
 def db_migrate(config_path: Path | None) -> None:
     """Bring the database to this tracker's schema (the server also does it at start)."""
+    from tracker.store.base import UnknownSchema
     from tracker.store.maintenance import migrate
-    from tracker.store.schema import UnknownSchema
 
     settings = settings_from(config_path)
     postgres = settings.database_url.startswith(("postgresql:", "postgres:"))

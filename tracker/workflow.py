@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,8 +61,7 @@ class Workflow:
                 started, iso(self.clock()), self.node, settled, expired, limit=self.chunk
             )
             while True:  # a chunk per transaction, the run recorded with the last
-                unit.ended_at = iso(self.clock())
-                await self.store.workflow_run(unit)
+                unit = await self.store.workflow_run(replace(unit, ended_at=iso(self.clock())))
                 if not unit.more:
                     break
         except StoreUnavailable as exc:

@@ -16,16 +16,17 @@ class Recorder:
         self.groups: list[list[int]] = []
         self.fail_on = fail_on
 
-    async def __call__(self, units: list[int]) -> None:
+    async def __call__(self, units: list[int]) -> list[int]:
         await asyncio.sleep(0.01)  # a commit takes time: others queue meanwhile
         if self.fail_on is not None and self.fail_on in units:
             raise OSError("disk I/O error")
         self.groups.append(list(units))
+        return [unit * 10 for unit in units]
 
 
 async def test_units_queued_during_a_commit_share_the_next_one() -> None:
     commit = Recorder()
-    writer: GroupWriter[int] = GroupWriter(commit, max_group=1000)
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=1000)
     writer.start()
     await asyncio.gather(*(writer.write(i) for i in range(200)))
     await writer.close()
@@ -33,9 +34,18 @@ async def test_units_queued_during_a_commit_share_the_next_one() -> None:
     assert len(commit.groups) <= 3, "a burst is a few transactions, not 200"
 
 
+async def test_each_waiter_gets_its_own_units_result() -> None:
+    commit = Recorder()
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=7)
+    writer.start()
+    results = await asyncio.gather(*(writer.write(i) for i in range(50)))
+    await writer.close()
+    assert results == [i * 10 for i in range(50)]
+
+
 async def test_a_lone_unit_is_committed_at_once() -> None:
     commit = Recorder()
-    writer: GroupWriter[int] = GroupWriter(commit, max_group=1000)
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=1000)
     writer.start()
     await asyncio.wait_for(writer.write(1), timeout=1)
     later = asyncio.create_task(writer.write(2))
@@ -46,7 +56,7 @@ async def test_a_lone_unit_is_committed_at_once() -> None:
 
 async def test_groups_never_exceed_max_group() -> None:
     commit = Recorder()
-    writer: GroupWriter[int] = GroupWriter(commit, max_group=16)
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=16)
     writer.start()
     await asyncio.gather(*(writer.write(i) for i in range(100)))
     await writer.close()
@@ -56,7 +66,7 @@ async def test_groups_never_exceed_max_group() -> None:
 
 async def test_a_failed_commit_fails_exactly_its_own_waiters() -> None:
     commit = Recorder(fail_on=5)
-    writer: GroupWriter[int] = GroupWriter(commit, max_group=4)
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=4)
     writer.start()
     results = await asyncio.gather(*(writer.write(i) for i in range(12)), return_exceptions=True)
     await writer.close()
@@ -67,7 +77,7 @@ async def test_a_failed_commit_fails_exactly_its_own_waiters() -> None:
 
 async def test_close_commits_everything_queued_then_refuses_work() -> None:
     commit = Recorder()
-    writer: GroupWriter[int] = GroupWriter(commit, max_group=1000)
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=1000)
     writer.start()
     pending = [writer.submit(i) for i in range(50)]
     await writer.close()
@@ -79,7 +89,7 @@ async def test_close_commits_everything_queued_then_refuses_work() -> None:
 
 async def test_a_cancelled_waiter_cancels_neither_the_commit_nor_the_others() -> None:
     commit = Recorder()
-    writer: GroupWriter[int] = GroupWriter(commit, max_group=1000)
+    writer: GroupWriter[int, int] = GroupWriter(commit, max_group=1000)
     writer.start()
     leaving = asyncio.create_task(writer.write(1))
     staying = asyncio.create_task(writer.write(2))

@@ -11,7 +11,7 @@ def open_store(settings: Settings) -> Store:
     url = settings.database_url
     if not url or url.startswith("sqlite:"):
         from tracker.store.scoring import Scoring
-        from tracker.store.sqlite import SQLiteStore
+        from tracker.store.sqlite.store import SQLiteStore
 
         return SQLiteStore(
             settings.sqlite_path,
@@ -22,7 +22,7 @@ def open_store(settings: Settings) -> Store:
             settings.busy_timeout_ms,
         )
     if url.startswith(("postgresql:", "postgres:")):
-        from tracker.store.pg import PostgresStore
+        from tracker.store.postgres.store import PostgresStore
         from tracker.store.scoring import Scoring
 
         return PostgresStore(

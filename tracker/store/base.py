@@ -45,9 +45,9 @@ class DeliveryTemplate:
     recipients: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class EventBatch:
-    """Delivery events to store together; ``outcomes`` is filled in when committed.
+    """Delivery events to store together; the writer returns an outcome per event.
 
     Each outcome is ``stored``, ``duplicate`` (an event with this id was stored before) or
     ``ignored`` (the rules keep one: a second Delivered for a message); a stored Delivered
@@ -55,7 +55,6 @@ class EventBatch:
     """
 
     events: list[SendEvent]
-    outcomes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +71,10 @@ class SessionChange:
     SQL (the PostgreSQL store translates them), committed in the writer's group."""
 
     statements: tuple[tuple[str, tuple[SqlValue, ...]], ...]
+
+
+class UnknownSchema(RuntimeError):
+    """The database was written by a newer tracker."""
 
 
 class StoreUnavailable(RuntimeError):

@@ -22,7 +22,7 @@ async def migrate(settings: Settings) -> tuple[int, int]:
     if settings.database_url.startswith(("postgresql:", "postgres:")):
         import asyncpg
 
-        from tracker.store import pg_schema
+        from tracker.store.postgres import schema as pg_schema
 
         conn = await asyncpg.connect(settings.database_url)
         try:
@@ -30,9 +30,9 @@ async def migrate(settings: Settings) -> tuple[int, int]:
         finally:
             await conn.close()
         return before, pg_schema.SCHEMA_VERSION
-    from tracker.store.schema import SCHEMA_VERSION
-    from tracker.store.schema import migrate as migrate_sqlite
-    from tracker.store.sqlite import connect
+    from tracker.store.sqlite.schema import SCHEMA_VERSION
+    from tracker.store.sqlite.schema import migrate as migrate_sqlite
+    from tracker.store.sqlite.store import connect
 
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,9 @@
-"""The rows both stores write for a group: hits with their events, and the sending
-system's events under the rules. Pure: each store reads what they need and inserts them.
+"""The rows the store writes for a group: hits with their events, and the sending
+system's events under the rules. Pure: the operations read what they need and insert them.
 
 Each table's rows are a named tuple whose fields are the columns, in order: the same
-field list builds the INSERT statements (``sqlite_insert``, ``pg_insert``) and the values.
+field list builds the INSERT and UPDATE statements (``Tx.insert``, ``Tx.update``) and
+the values.
 """
 
 from __future__ import annotations
@@ -96,48 +97,6 @@ RESCORED = (*Probe._fields, "verdict", "reasons", "campaign", "email")
 
 # A stored GET open whose Opened event is rebuilt (``opened_rows``).
 OPEN_HIT = ("id", "at", "delivery", "link", "url", "verdict")
-
-# PostgreSQL's type of each column that is not ``text`` (the arrays ``unnest`` takes).
-_PG_TYPES = {"id": "bigint", "hit_id": "bigint", "link": "integer"}
-
-
-def sqlite_insert(table: str, fields: Sequence[str], verb: str = "INSERT") -> str:
-    """``INSERT INTO table (fields) VALUES (?, …)``: one row per ``executemany`` item."""
-    marks = ",".join("?" * len(fields))
-    return f"{verb} INTO {table} ({', '.join(fields)}) VALUES ({marks})"
-
-
-def _arrays(fields: Sequence[str]) -> str:
-    """``$1::bigint[], $2::text[], …``: one typed array parameter per field."""
-    return ", ".join(f"${n}::{_PG_TYPES.get(f, 'text')}[]" for n, f in enumerate(fields, 1))
-
-
-def pg_insert(table: str, fields: Sequence[str], tail: str = "") -> str:
-    """An INSERT of one array per field (``columns``), as ``unnest`` reads them."""
-    names = ", ".join(fields)
-    return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({_arrays(fields)}) {tail}".rstrip()
-
-
-def sqlite_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str:
-    """``UPDATE table SET field = :field, … WHERE key = :key``, for rows as mappings."""
-    sets = ", ".join(f"{f} = :{f}" for f in fields if f not in keys)
-    return f"UPDATE {table} SET {sets} WHERE {' AND '.join(f'{k} = :{k}' for k in keys)}"
-
-
-def pg_update(table: str, fields: Sequence[str], keys: Sequence[str]) -> str:
-    """An UPDATE from one array per field (``columns``), matched on ``keys``."""
-    sets = ", ".join(f"{f} = u.{f}" for f in fields if f not in keys)
-    match = " AND ".join(f"{table}.{k} = u.{k}" for k in keys)
-    names = ", ".join(fields)
-    return f"UPDATE {table} SET {sets} FROM unnest({_arrays(fields)}) AS u({names}) WHERE {match}"
-
-
-def columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list per column (the arrays ``unnest`` takes)."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
-
 
 def probes_of(ids: list[int], hits: list[Hit]) -> list[Probe]:
     """The open and click hits, under the ids they will be stored with, to be judged."""

@@ -181,15 +181,3 @@ def _flip(result: Scored, n: Neighbour, probe_ids: set[int], reason: str) -> Non
     if reason not in reasons:
         reasons.append(reason)
     result.flipped[n.id] = ",".join(reasons)
-
-
-@dataclass
-class Rescore:
-    """A unit of the writer: re-judge the next ``limit`` hits after ``after_id``."""
-
-    since: str
-    after_id: int
-    limit: int = 5000
-    last_id: int = 0  # out: the last hit judged (0 when none was left)
-    judged: int = 0
-    changed: int = 0

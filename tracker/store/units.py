@@ -1,4 +1,4 @@
-"""Units of work a store's writer takes, whatever the store; their figures are filled in."""
+"""Units of work a store's writer takes, whatever the store, and what each one returns."""
 
 from __future__ import annotations
 
@@ -19,27 +19,46 @@ def person_hash(key: str, recipient: str) -> str:
     return hmac.new(key.encode(), recipient.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Forget:
-    """A unit of the writer: erase ``recipient``; the counts are filled in."""
+    """A unit of the writer: erase ``recipient``; returns ``Forgotten``."""
 
     recipient: str
     hashed: str
-    hits: int = 0
-    events: int = 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    hits: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
 class Purge:
-    """A unit of the writer: delete up to PURGE_CHUNK raw hits older than ``before``."""
+    """A unit of the writer: delete raw hits older than ``before`` (a chunk); how many."""
 
     before: str
-    deleted: int = 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class Rescore:
+    """A unit of the writer: re-judge the next ``limit`` hits after ``after_id``."""
+
+    since: str
+    after_id: int
+    limit: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Rescored:
+    last_id: int  # the last hit judged (0 when none was left)
+    judged: int
+    changed: int
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowRun:
-    """A unit of the writer: one run; the figures are filled in."""
+    """A unit of the writer: one chunk of a run; returns the run as it stands after it."""
 
     started_at: str
     ended_at: str
@@ -50,7 +69,7 @@ class WorkflowRun:
     expired: int = 0  # raw hits deleted past retention just before
     # Events per transaction: tracking writes wait for one chunk at most, never a run.
     limit: int = 20_000
-    more: bool = False  # out: another chunk is due (the same unit is written again)
+    more: bool = False  # another chunk is due (the unit returned is written again)
     settled_end: int | None = None  # the last settled event's id, found by the first chunk
     rows_read: int = 0  # totals over the run's chunks
     rows_written: int = 0
@@ -58,7 +77,7 @@ class WorkflowRun:
     run_id: int = 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class FailedRun:
     """A unit of the writer: record a run that could not complete."""
 

@@ -1,8 +1,9 @@
 """Group commit: one task owns the writes; every hit waits for the commit that holds it.
 
 Requests append their unit of work to the open group and await the group's single
-completion. The writer commits whatever queued while the previous commit ran, so one
-client is never held back by a timer and a burst becomes a few large transactions.
+completion, then read their unit's result. The writer commits whatever queued while the
+previous commit ran, so one client is never held back by a timer and a burst becomes a
+few large transactions.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Generic, TypeVar
 from tracker import metrics
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class WriterClosed(RuntimeError):
@@ -35,21 +37,25 @@ class _Completion(asyncio.Future[None]):
         return False
 
 
-class _Group(Generic[T]):
-    __slots__ = ("units", "done")
+class _Group(Generic[T, R]):
+    __slots__ = ("units", "results", "done")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.units: list[T] = []
+        self.results: list[R] = []
         self.done: asyncio.Future[None] = _Completion(loop=loop)
 
 
-class GroupWriter(Generic[T]):
-    """Batches units of work into groups of at most ``max_group`` and commits them in order."""
+class GroupWriter(Generic[T, R]):
+    """Batches units of work into groups of at most ``max_group`` and commits them in order.
 
-    def __init__(self, commit: Callable[[list[T]], Awaitable[None]], max_group: int) -> None:
+    ``commit`` writes a group and returns a result per unit, in order.
+    """
+
+    def __init__(self, commit: Callable[[list[T]], Awaitable[list[R]]], max_group: int) -> None:
         self._commit = commit
         self._max_group = max(1, max_group)
-        self._groups: deque[_Group[T]] = deque()
+        self._groups: deque[_Group[T, R]] = deque()
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -62,8 +68,7 @@ class GroupWriter(Generic[T]):
         """Units waiting for a commit."""
         return sum(len(g.units) for g in self._groups)
 
-    def submit(self, unit: T) -> asyncio.Future[None]:
-        """Queue ``unit``; the returned future resolves once it is committed."""
+    def _queue(self, unit: T) -> tuple[_Group[T, R], int]:
         if self._closing:
             raise WriterClosed("the writer is shutting down")
         if not self._groups or len(self._groups[-1].units) >= self._max_group:
@@ -71,11 +76,18 @@ class GroupWriter(Generic[T]):
         group = self._groups[-1]
         group.units.append(unit)
         self._wake.set()
-        return group.done
+        return group, len(group.units) - 1
 
-    async def write(self, unit: T) -> None:
-        """Queue ``unit`` and return once it is durable; raises if its commit failed."""
-        await self.submit(unit)
+    def submit(self, unit: T) -> asyncio.Future[None]:
+        """Queue ``unit``; the returned future resolves once it is committed."""
+        return self._queue(unit)[0].done
+
+    async def write(self, unit: T) -> R:
+        """Queue ``unit`` and return its result once it is durable; raises if its commit
+        failed."""
+        group, index = self._queue(unit)
+        await group.done
+        return group.results[index]
 
     async def close(self) -> None:
         """Take no new work, commit everything queued, then stop."""
@@ -93,10 +105,10 @@ class GroupWriter(Generic[T]):
             if self._closing:
                 return
 
-    async def _flush(self, group: _Group[T]) -> None:
+    async def _flush(self, group: _Group[T, R]) -> None:
         started = time.perf_counter()
         try:
-            await self._commit(group.units)
+            group.results = await self._commit(group.units)
         except Exception as exc:  # every waiter must learn of the failure
             metrics.COMMIT_ERRORS.inc()
             group.done.set_exception(exc)

@@ -1,10 +1,11 @@
 """The write entry points both stores share: each queues a unit of work on the store's
-group writer (``_write``) and reads its figures back once it is committed."""
+group writer (``_write``) and returns once it is committed, with the unit's result."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -18,8 +19,16 @@ from tracker.store.base import (
     StoreUnavailable,
     WebhookCursor,
 )
-from tracker.store.scoring import Rescore
-from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun, person_hash
+from tracker.store.units import (
+    FailedRun,
+    Forget,
+    Forgotten,
+    Purge,
+    Rescore,
+    Rescored,
+    WorkflowRun,
+    person_hash,
+)
 
 log = structlog.get_logger("tracker.store")
 
@@ -42,21 +51,21 @@ Unit = (
 
 
 async def with_retries(
-    attempt: Callable[[], Awaitable[None]], retried: tuple[type[Exception], ...]
-) -> None:
+    attempt: Callable[[], Awaitable[list[Any]]], retried: tuple[type[Exception], ...]
+) -> list[Any]:
     """Run one commit ``attempt``; when it fails with ``retried``, again a moment later,
     up to COMMIT_ATTEMPTS in all. Every failed attempt is logged and counted in
     ``tracker_store_errors_total``; the last one is raised."""
     for number in range(1, COMMIT_ATTEMPTS + 1):
         try:
-            await attempt()
-            return
+            return await attempt()
         except retried as exc:
             metrics.STORE_ERRORS.labels(metrics.error_kind(exc)).inc()
             log.warning("commit attempt failed", error=str(exc), attempt=number)
             if number == COMMIT_ATTEMPTS:
                 raise
             await asyncio.sleep(0.05 * number)
+    raise AssertionError("unreachable")
 
 
 class Writes:
@@ -64,8 +73,9 @@ class Writes:
 
     _forget_key: str
 
-    async def _write(self, unit: Unit) -> None:
-        """Queue ``unit`` and return once committed; StoreUnavailable if it was not."""
+    async def _write(self, unit: Unit) -> Any:
+        """Queue ``unit`` and return its result once committed; StoreUnavailable if it
+        was not."""
         raise NotImplementedError
 
     async def _after_forget(self) -> None:
@@ -82,13 +92,12 @@ class Writes:
         judged = changed = 0
         after = 0
         while True:
-            unit = Rescore(since, after)
-            await self._write(unit)
-            if not unit.last_id:
+            done: Rescored = await self._write(Rescore(since, after))
+            if not done.last_id:
                 return judged, changed
-            judged += unit.judged
-            changed += unit.changed
-            after = unit.last_id
+            judged += done.judged
+            changed += done.changed
+            after = done.last_id
 
     async def forget(self, recipient: str) -> tuple[int, int]:
         """Erase a person's hits and events, keeping their suppressions under a keyed hash.
@@ -97,25 +106,26 @@ class Writes:
         """
         if not self._forget_key:
             raise StoreUnavailable("forget_key is not set")
-        unit = Forget(recipient, person_hash(self._forget_key, recipient))
-        await self._write(unit)
+        gone: Forgotten = await self._write(
+            Forget(recipient, person_hash(self._forget_key, recipient))
+        )
         await self._after_forget()
-        return unit.hits, unit.events
+        return gone.hits, gone.events
 
     async def purge_hits(self, before: str) -> int:
         """Delete the raw hits older than ``before``, a chunk per transaction."""
         total = 0
         while True:
-            unit = Purge(before)
-            await self._write(unit)
-            total += unit.deleted
-            if not unit.deleted:
+            deleted: int = await self._write(Purge(before))
+            total += deleted
+            if not deleted:
                 return total
 
     async def workflow_run(self, unit: WorkflowRun) -> WorkflowRun:
-        """Consolidate the next chunk of the activity log after the watermark."""
-        await self._write(unit)
-        return unit
+        """Consolidate the next chunk of the activity log after the watermark: the run as
+        it stands after it (``more``: write it again)."""
+        done: WorkflowRun = await self._write(unit)
+        return done
 
     async def workflow_failed(self, unit: FailedRun) -> None:
         await self._write(unit)
@@ -124,9 +134,8 @@ class Writes:
         await self._write(template)
 
     async def record_events(self, events: list[SendEvent]) -> list[str]:
-        batch = EventBatch(events)
-        await self._write(batch)
-        return batch.outcomes
+        outcomes: list[str] = await self._write(EventBatch(events))
+        return outcomes
 
     async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
         await self._write(cursor)

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from tracker.eventtypes import SEND_TIMES_SQL, SUPPRESSING_SQL
-from tracker.store.schema import UnknownSchema
+from tracker.store.base import UnknownSchema
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: everything of SQLite's schema version 10.

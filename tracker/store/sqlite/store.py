@@ -15,29 +15,15 @@ import aiosqlite
 
 from tracker import metrics
 from tracker.config import Settings
-from tracker.events import Hit
 from tracker.filemodes import create_private
-from tracker.store import sqlite_workflow as workflow
-from tracker.store.base import (
-    DeliveryTemplate,
-    EventBatch,
-    SessionChange,
-    StoreUnavailable,
-    WebhookCursor,
-)
+from tracker.store.base import StoreUnavailable
+from tracker.store.dialect import run_now
+from tracker.store.operations import apply
 from tracker.store.reads import Reads
-from tracker.store.schema import migrate
-from tracker.store.scoring import Rescore, Scoring
+from tracker.store.scoring import Scoring
 from tracker.store.sessions import SessionRecords
-from tracker.store.sqlite_privacy import forget, purge
-from tracker.store.sqlite_scoring import rescore
-from tracker.store.sqlite_writes import (
-    insert_delivery,
-    insert_hits,
-    insert_send_events,
-    save_cursor,
-)
-from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun
+from tracker.store.sqlite.driver import SQLiteTx
+from tracker.store.sqlite.schema import migrate
 from tracker.store.writer import GroupWriter, WriterClosed
 from tracker.store.writes import Unit, Writes, with_retries
 
@@ -111,7 +97,7 @@ class SQLiteStore(Reads, Writes, SessionRecords):
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._conn: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._writer: GroupWriter[Unit] = GroupWriter(self._commit, max_group)
+        self._writer: GroupWriter[Unit, Any] = GroupWriter(self._commit, max_group)
 
     # Lifecycle ---------------------------------------------------------------------
 
@@ -157,22 +143,22 @@ class SQLiteStore(Reads, Writes, SessionRecords):
         assert self._conn is not None
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    async def _write(self, unit: Unit) -> None:
+    async def _write(self, unit: Unit) -> Any:
         try:
-            await self._writer.write(unit)
+            return await self._writer.write(unit)
         except (sqlite3.Error, WriterClosed) as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    async def _commit(self, units: list[Unit]) -> None:
+    async def _commit(self, units: list[Unit]) -> list[Any]:
         loop = asyncio.get_running_loop()
         metrics.QUEUE_DEPTH.set(self._writer.depth)
 
-        async def attempt() -> None:
-            await loop.run_in_executor(self._thread, self._apply, units)
+        async def attempt() -> list[Any]:
+            return await loop.run_in_executor(self._thread, self._apply, units)
 
-        await with_retries(attempt, (sqlite3.OperationalError,))
+        return await with_retries(attempt, (sqlite3.OperationalError,))
 
-    def _apply(self, units: list[Unit]) -> None:
+    def _apply(self, units: list[Unit]) -> list[Any]:
         """Write one group in one transaction (runs on the writer thread)."""
         conn = self._conn
         assert conn is not None
@@ -181,29 +167,7 @@ class SQLiteStore(Reads, Writes, SessionRecords):
             raise sqlite3.OperationalError(fault[0])
         conn.execute("BEGIN IMMEDIATE")
         try:
-            hits = [unit for unit in units if isinstance(unit, Hit)]
-            if hits:
-                insert_hits(conn, hits, self._scoring)
-            for unit in units:
-                if isinstance(unit, DeliveryTemplate):
-                    insert_delivery(conn, unit)
-                elif isinstance(unit, EventBatch):
-                    unit.outcomes = insert_send_events(conn, unit.events)
-                elif isinstance(unit, WebhookCursor):
-                    save_cursor(conn, unit)
-                elif isinstance(unit, Rescore):
-                    rescore(conn, unit, self._scoring)
-                elif isinstance(unit, Forget):
-                    forget(conn, unit)
-                elif isinstance(unit, Purge):
-                    purge(conn, unit)
-                elif isinstance(unit, WorkflowRun):
-                    workflow.run(conn, unit)
-                elif isinstance(unit, FailedRun):
-                    workflow.record_failure(conn, unit)
-                elif isinstance(unit, SessionChange):
-                    for sql, params in unit.statements:
-                        conn.execute(sql, params)
+            results = run_now(apply(SQLiteTx(conn), units, self._scoring))
             if fault is not None:
                 raise sqlite3.OperationalError(fault[0])
             conn.execute("COMMIT")
@@ -211,6 +175,7 @@ class SQLiteStore(Reads, Writes, SessionRecords):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        return results
 
     def _injected_fault(self) -> tuple[str, bool] | None:
         """None, or (with TRACKER_FAULT_RATE) a fault: its message, and if before BEGIN."""

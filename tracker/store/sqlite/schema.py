@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from tracker.eventtypes import SEND_TIMES_SQL, SUPPRESSING_SQL
+from tracker.store.base import UnknownSchema
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: raw tracking log, activity log, registered deliveries and their links.
@@ -222,10 +223,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class UnknownSchema(RuntimeError):
-    """The database was written by a newer tracker than this one."""
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -15,21 +15,14 @@ from typing import Any
 import asyncpg
 
 from tracker import metrics
-from tracker.events import Hit
-from tracker.store import pg_admin, pg_writes
-from tracker.store.base import (
-    DeliveryTemplate,
-    EventBatch,
-    SessionChange,
-    StoreUnavailable,
-    WebhookCursor,
-)
-from tracker.store.pg_schema import ensure_partitions, lock_key, migrate
-from tracker.store.pg_sql import plain, translate
+from tracker.store.base import StoreUnavailable
+from tracker.store.operations import apply
+from tracker.store.postgres.driver import PostgresTx
+from tracker.store.postgres.schema import lock_key, migrate
+from tracker.store.postgres.sql import plain, translate
 from tracker.store.reads import Reads
-from tracker.store.scoring import Rescore, Scoring
+from tracker.store.scoring import Scoring
 from tracker.store.sessions import SessionRecords
-from tracker.store.units import FailedRun, Forget, Purge, WorkflowRun
 from tracker.store.writer import GroupWriter, WriterClosed
 from tracker.store.writes import Unit, Writes, with_retries
 
@@ -72,7 +65,7 @@ class PostgresStore(Reads, Writes, SessionRecords):
         self._pool: asyncpg.Pool | None = None
         self._conn: asyncpg.Connection | None = None
         self._months: set[str] = set()
-        self._writer: GroupWriter[Unit] = GroupWriter(self._commit, max_group)
+        self._writer: GroupWriter[Unit, Any] = GroupWriter(self._commit, max_group)
 
     # Lifecycle ---------------------------------------------------------------------
 
@@ -100,63 +93,35 @@ class PostgresStore(Reads, Writes, SessionRecords):
 
     # Writes ------------------------------------------------------------------------
 
-    async def _write(self, unit: Unit) -> None:
+    async def _write(self, unit: Unit) -> Any:
         try:
-            await self._writer.write(unit)
+            return await self._writer.write(unit)
         except FAILED as exc:
             raise StoreUnavailable(str(exc) or type(exc).__name__) from exc
 
-    async def _commit(self, units: list[Unit]) -> None:
+    async def _commit(self, units: list[Unit]) -> list[Any]:
         metrics.QUEUE_DEPTH.set(self._writer.depth)
-        await with_retries(lambda: self._attempt(units), RETRIED)
+        return await with_retries(lambda: self._attempt(units), RETRIED)
 
-    async def _attempt(self, units: list[Unit]) -> None:
+    async def _attempt(self, units: list[Unit]) -> list[Any]:
         """One transaction for the group, on the writer's connection (made again if lost)."""
         try:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncpg.connect(self.url, server_settings=self._lock_timeout)
+            tx = PostgresTx(self._conn, self._months)
             async with self._conn.transaction():
                 await self._conn.execute(f"SELECT pg_advisory_xact_lock({lock_key('writes')})")
-                months = await self._apply(self._conn, units)
-            self._months |= months  # known only once committed (DDL rolls back too)
+                results = await apply(tx, units, self._scoring)
         except LOST:
             if self._conn is not None:
                 self._conn.terminate()
                 self._conn = None
             raise
-
-    async def _apply(self, conn: asyncpg.Connection, units: list[Unit]) -> set[str]:
-        """Write one group in the open transaction; the months whose partitions it made."""
-        hits = [unit for unit in units if isinstance(unit, Hit)]
-        months: set[str] = set()
-        if hits:
-            months = {hit.at[:7] for hit in hits} - self._months
-            if months:
-                await ensure_partitions(conn, months)
-            await pg_writes.insert_hits(conn, hits, self._scoring)
-        for unit in units:
-            if isinstance(unit, DeliveryTemplate):
-                await pg_writes.insert_delivery(conn, unit)
-            elif isinstance(unit, EventBatch):
-                unit.outcomes = await pg_writes.insert_send_events(conn, unit.events)
-            elif isinstance(unit, WebhookCursor):
-                await pg_writes.save_cursor(conn, unit)
-            elif isinstance(unit, Rescore):
-                await pg_writes.rescore(conn, unit, self._scoring)
-            elif isinstance(unit, Forget):
-                await pg_admin.forget(conn, unit)
-            elif isinstance(unit, Purge):
-                await pg_admin.purge(conn, unit)
-                self._months.clear()  # a dropped month is created again when written
-            elif isinstance(unit, WorkflowRun):
-                await pg_admin.run(conn, unit)
-            elif isinstance(unit, FailedRun):
-                await pg_admin.record_failure(conn, unit)
-            elif isinstance(unit, SessionChange):
-                for sql, params in unit.statements:
-                    text, args = translate(sql, params)
-                    await conn.execute(text, *args)
-        return months
+        # Partitions made or dropped are known only once committed (DDL rolls back too).
+        if tx.dropped:
+            self._months.clear()  # a dropped month is created again when written
+        self._months |= tx.made
+        return results
 
     # Reads (the queries are tracker.store.reads') ----------------------------------
 

@@ -1,0 +1,147 @@
+"""A group's hits, judged in the transaction that stores them, with their events.
+
+The context of each verdict is read set-wise (``tracker.store.scoring`` says what to
+read and decides): the Sent and Delivered times of the hits' (delivery, recipient) pairs
+and their stored clicks near the hits' times, each read bounded by a (recipient, at)
+index to those seconds however long a person's history is. A new hit can reveal older
+ones (the first click of a burst, the clicks just before a honeypot click): those
+stored clicks turn to ``bot`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from tracker.events import Hit
+from tracker.eventtypes import SEND_TIMES_SQL
+from tracker.store.dialect import Tx
+from tracker.store.rows import hit_rows, probes_of
+from tracker.store.scoring import (
+    Neighbour,
+    Pair,
+    Probe,
+    Scored,
+    Scoring,
+    Windows,
+    decide,
+    merge,
+    seconds,
+    span,
+)
+from tracker.tokens import HONEYPOT_LINK
+
+_NEIGHBOUR = "id, delivery, recipient, at, link, verdict, reasons"
+_GET_CLICKS = " AND route = 'click' AND method = 'GET'"
+
+
+class _Flip(NamedTuple):
+    id: int
+    recipient: str
+    verdict: str
+    reasons: str
+
+
+class _FlipEvent(NamedTuple):
+    hit_id: int
+    recipient: str
+    verdict: str
+
+
+async def insert_hits(tx: Tx, hits: Sequence[Hit], scoring: Scoring) -> None:
+    """Insert a group of hits, judged, and their events: a statement each.
+
+    Ids are given here, not by the database, so each event can name its hit without a
+    round trip per row.
+    """
+    await tx.prepare_hits(hits)
+    ids = await tx.hit_ids(len(hits))
+    probes = probes_of(ids, list(hits))
+    scored, stored = await score(tx, probes, scoring)
+    verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
+    rows, events = hit_rows(ids, list(hits), verdicts, scoring)
+    await tx.insert("hits", rows)
+    await tx.insert("events", events, "ON CONFLICT DO NOTHING")
+    await _apply_flips(tx, scored.flipped, stored)
+
+
+async def score(
+    tx: Tx, probes: list[Probe], scoring: Scoring
+) -> tuple[Scored, dict[Pair, list[Neighbour]]]:
+    """Verdicts for ``probes`` (in id order), and the stored clicks read for them."""
+    need = Windows.of(probes, scoring)
+    sends = await _send_times(tx, probes) if need.sends and probes else {}
+    stored: dict[Pair, list[Neighbour]] = {}
+    if need.clicks:
+        stored = await _stored_clicks(tx, need.clicks, need.window, need.trap_window)
+        if need.traps and need.trap_window is not None:  # rare: every click around a trap
+            merge(stored, await _stored_clicks(tx, need.traps, need.trap_window, None))
+    return decide(probes, scoring, sends, stored), stored
+
+
+async def _send_times(tx: Tx, probes: list[Probe]) -> dict[Pair, list[str]]:
+    """Sent and Delivered times of each (delivery, recipient), oldest first."""
+    pairs = {(p.delivery, p.recipient) for p in probes}
+    found: dict[Pair, list[str]] = {}
+    for chunk in tx.dialect.chunks(sorted({p.recipient for p in probes})):
+        among, params = tx.dialect.any_of("recipient", chunk)
+        rows = await tx.fetch(
+            "SELECT delivery, recipient, at FROM events INDEXED BY events_sends"
+            f" WHERE {among} AND type IN ({SEND_TIMES_SQL}) ORDER BY at",
+            params,
+        )
+        for delivery, recipient, at in rows:
+            if (delivery, recipient) in pairs:
+                found.setdefault((delivery, recipient), []).append(at)
+    return found
+
+
+async def _stored_clicks(
+    tx: Tx, probes: list[Probe], window: float, trap_window: float | None
+) -> dict[Pair, list[Neighbour]]:
+    """Stored GET clicks of the probes' pairs: every click within ``window`` of their
+    times, and honeypot clicks (their own small index) within ``trap_window``."""
+    pairs = {(p.delivery, p.recipient) for p in probes}
+    found: dict[Pair, list[Neighbour]] = {}
+    seen: set[int] = set()
+    for chunk in tx.dialect.chunks(sorted({p.recipient for p in probes})):
+        among, values = tx.dialect.any_of("recipient", chunk)
+        sql = (
+            f"SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_recipient_at"
+            f" WHERE {among} AND at BETWEEN ? AND ?{_GET_CLICKS}"
+        )
+        params = [*values, *span(probes, window)]
+        if trap_window is not None:
+            sql += (
+                f" UNION ALL SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_traps"
+                f" WHERE {among} AND at BETWEEN ? AND ?{_GET_CLICKS}"
+                f" AND link = {HONEYPOT_LINK}"
+            )
+            params += [*values, *span(probes, trap_window)]
+        for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(sql, params):
+            if (delivery, recipient) in pairs and hit_id not in seen:
+                seen.add(hit_id)
+                found.setdefault((delivery, recipient), []).append(
+                    Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
+                )
+    return found
+
+
+async def _apply_flips(
+    tx: Tx, flipped: dict[int, str], stored: dict[Pair, list[Neighbour]]
+) -> None:
+    """Write the stored clicks a new hit revealed as bot, and their Clicked events."""
+    if not flipped:
+        return
+    whose = {n.id: recipient for (_, recipient), ns in stored.items() for n in ns}
+    await tx.update(
+        "hits",
+        [_Flip(i, whose[i], "bot", reasons) for i, reasons in flipped.items()],
+        ("recipient", "id"),
+    )
+    await tx.update(
+        "events",
+        [_FlipEvent(i, whose[i], "bot") for i in flipped],
+        ("recipient", "hit_id"),
+        "type = 'clicked'",
+    )

@@ -1,0 +1,1 @@
+"""The PostgreSQL store, for several nodes sharing one database."""
