@@ -98,6 +98,7 @@ RESCORED = (*Probe._fields, "verdict", "reasons", "campaign", "email")
 # A stored GET open whose Opened event is rebuilt (``opened_rows``).
 OPEN_HIT = ("id", "at", "delivery", "link", "url", "verdict")
 
+
 def probes_of(ids: list[int], hits: list[Hit]) -> list[Probe]:
     """The open and click hits, under the ids they will be stored with, to be judged."""
     return [
