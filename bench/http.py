@@ -6,6 +6,13 @@ interleaved round by round, because shared machines drift; the medians are print
 the ratios tracker/bare and tracker/nginx.
 
     python -m bench.http [--rounds 3] [--seconds 3] [--connections 1,16,64,256]
+                         [--workload distinct,hot,scanner]
+
+Workloads: ``distinct`` (``/o/``, ``/c/``: 20,000 recipients, one token each),
+``hot`` (``/c/ hot``: one recipient's click token, pasted where thousands click it) and
+``scanner`` (``/c/ scan``: 5 recipients x 200 links, every link of each message followed
+in turn, as a security scanner does). Each row's ``t/dist`` is tracker's throughput on it
+over tracker's on distinct clicks at the same connections.
 
 Targets: ``tracker`` (durable: answers after commit), ``tracker-1`` (the same server
 committing each hit alone: TRACKER_MAX_GROUP=1), ``bare`` (bench/bare.py), ``nginx``
@@ -40,6 +47,9 @@ from tracker.tokens import Click, Message, Tokens
 SECRET = "bench-secret-key-at-least-32-characters"
 API_KEY = "bench-api-key-at-least-32-characters"
 ROUTES = ("o", "c")
+# The rows of each workload: the route a path file is for, by its name.
+WORKLOADS = {"distinct": ("o", "c"), "hot": ("c hot",), "scanner": ("c scan",)}
+SCANNED = (5, 200)  # recipients, links per message
 # Distinct recipients (one token each) per route. In a real send one person clicks
 # rarely; with a few thousand, every person of the bench would click several times a
 # second and each verdict would read a crowd of neighbouring clicks.
@@ -98,10 +108,27 @@ def pin(core: int) -> list[str]:
     return ["taskset", "-c", str(core)]
 
 
+def _click(tokens: Tokens, recipient: int, link: int) -> str:
+    message = Message(f"delivery-{recipient % 7}", f"recipient-{recipient:07d}", "spring-2026",
+                      "sale-v3")  # fmt: skip
+    return f"/c/{tokens.click_token(Click(message, link, f'{TARGET_URL}&l={link}'))}"
+
+
 def write_paths(workdir: Path) -> dict[str, Path]:
-    """Files of distinct request paths per route: many recipients and links."""
+    """Files of request paths per row: distinct recipients and links, one hot click
+    token, a scanner's clicks."""
     tokens = Tokens([SECRET])
     files = {}
+    hot = workdir / "paths-hot.txt"
+    hot.write_text(_click(tokens, 1, 3) + "\n")
+    files["c hot"] = hot
+    scan = workdir / "paths-scan.txt"
+    recipients, links = SCANNED
+    scan.write_text(
+        "".join(_click(tokens, 900_000 + r, n) + "\n" for r in range(recipients)
+                for n in range(links))
+    )  # fmt: skip
+    files["c scan"] = scan
     for route in ROUTES:
         lines = []
         for i in range(TOKENS_PER_ROUTE):
@@ -253,10 +280,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--connections", default="1,16,64,256")
     parser.add_argument("--targets", default="tracker,bare,nginx,tracker-1,tracker-w2")
+    parser.add_argument("--workload", default="distinct", help="distinct, hot, scanner")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL for pg*")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     targets = args.targets.split(",")
+    unknown = set(args.workload.split(",")) - set(WORKLOADS)
+    if unknown:
+        sys.exit(f"--workload: unknown {', '.join(sorted(unknown))} (distinct, hot, scanner)")
+    rows = [route for workload in args.workload.split(",") for route in WORKLOADS[workload]]
     if "nginx" in targets and not shutil.which("nginx"):
         sys.exit("nginx is not installed (apt-get install nginx-light), or drop it from --targets")
     results: dict[tuple[str, str, int], list[Result]] = defaultdict(list)
@@ -272,7 +304,7 @@ def main() -> None:
     finally:
         if postgres is not None:
             postgres.stop()
-    report(results, peak, targets, connections)
+    report(results, peak, targets, connections, rows)
 
 
 def run(
@@ -288,8 +320,9 @@ def run(
         paths = write_paths(workdir)
         scripts = {}
         for route, file in paths.items():
-            scripts[route] = workdir / f"wrk-{route}.lua"
+            scripts[route] = workdir / f"wrk-{route.replace(' ', '-')}.lua"
             scripts[route].write_text(WRK_SCRIPT % file)
+        rows = [route for workload in args.workload.split(",") for route in WORKLOADS[workload]]
         for round_no in range(args.rounds):
             for target in targets:
                 url = ""
@@ -301,7 +334,7 @@ def run(
                 server.start()
                 try:
                     run_wrk(server.port, scripts["o"], 16, 1)  # warm up
-                    for route in ROUTES:
+                    for route in rows:
                         for conns in connections:
                             result = run_wrk(server.port, scripts[route], conns, args.seconds)
                             results[(target, route, conns)].append(result)
@@ -316,29 +349,37 @@ def report(
     peak: dict[str, float],
     targets: list[str],
     connections: list[int],
+    rows: list[str],
 ) -> None:
     def med(target: str, route: str, conns: int, field: str) -> float:
         return statistics.median(getattr(r, field) for r in results[(target, route, conns)])
 
     print(
-        f"\n{'route':<6}{'conns':>6}"
+        f"\n{'route':<10}{'conns':>6}"
         + "".join(f"{t + ' req/s':>18}" for t in targets)
-        + f"{'t/bare':>8}{'t/nginx':>8}{'t/t-1':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        + f"{'t/bare':>8}{'t/nginx':>8}{'t/t-1':>8}{'t/dist':>8}{'p50 ms':>8}{'p99 ms':>8}"
     )
-    for route in ROUTES:
+    for route in rows:
         for conns in connections:
-            row = f"/{route}/   {conns:>6}"
+            path, _, shape = route.partition(" ")
+            row = f"{'/' + path + '/ ' + shape:<10}{conns:>6}"
             for t in targets:
                 row += f"{med(t, route, conns, 'rps'):>18,.0f}"
             mine = med("tracker", route, conns, "rps")
             for base in ("bare", "nginx", "tracker-1"):
                 ratio = mine / med(base, route, conns, "rps") if base in targets else float("nan")
                 row += f"{ratio:>8.2f}"
+            distinct = (
+                mine / med("tracker", path, conns, "rps")
+                if (path in rows and shape)
+                else float("nan")
+            )
+            row += f"{distinct:>8.2f}"
             row += f"{med('tracker', route, conns, 'p50_ms'):>8.2f}"
             row += f"{med('tracker', route, conns, 'p99_ms'):>8.2f}"
             print(row)
     if "tracker-w2" in targets:
-        for route in ROUTES:
+        for route in rows:
             ratios = []
             for conns in connections:
                 both = med("tracker-w2", route, conns, "rps") / med("tracker", route, conns, "rps")
@@ -346,7 +387,7 @@ def report(
             print(f"--workers 2 / one worker, /{route}/ by connections: " + ", ".join(ratios))
     for pg in ("pg", "pg-w2"):
         if pg in targets:
-            for route in ROUTES:
+            for route in rows:
                 ratios = [
                     f"{c}: {med(pg, route, c, 'rps') / med('tracker', route, c, 'rps'):.2f}"
                     for c in connections

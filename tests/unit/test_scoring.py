@@ -3,12 +3,16 @@ verdicts decided from it."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tracker.config import SIGNALS
 from tracker.events import Route
 from tracker.netlists import NetMatcher
 from tracker.store.scoring import (
     Neighbour,
     Probe,
+    Scored,
     Scoring,
     Windows,
     decide,
@@ -18,7 +22,7 @@ from tracker.store.scoring import (
     span,
 )
 from tracker.tokens import HONEYPOT_LINK
-from tracker.verdicts import Judge, Verdict
+from tracker.verdicts import Context, Judge, Verdict
 
 AT = "2026-11-22T23:00:00.000000Z"
 MAIL = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
@@ -97,3 +101,102 @@ def test_a_click_soon_after_a_honeypot_click_is_a_bot_s() -> None:
     assert near.verdicts == [(Verdict.BOT, "honeypot")] and near.flipped == {}
     far = decide([probe(6, 40, link=1)], scoring(), {}, {PAIR: [trap]})
     assert far.verdicts == [(Verdict.HUMAN, "")]
+
+
+def reference_decide(
+    probes: list[Probe],
+    scoring: Scoring,
+    sends: dict[tuple[str, str], list[str]],
+    stored: dict[tuple[str, str], list[Neighbour]],
+) -> Scored:
+    """The rule as first written: every probe against every neighbour of its pair."""
+    on = scoring.judge.signals
+    clicks = [p for p in probes if p.route == Route.CLICK and p.method == "GET"]
+    click_ids = {p.id for p in clicks}
+    probe_ids = {p.id for p in probes}
+    pending: dict[tuple[str, str], list[Neighbour]] = {}
+    for p in clicks:
+        pending.setdefault((p.delivery, p.recipient), []).append(
+            Neighbour(p.id, seconds(p.at), p.link, None, "")
+        )
+    result = Scored([])
+
+    def flip(n: Neighbour, reason: str) -> None:
+        if n.id in probe_ids or n.verdict == Verdict.BOT and reason in n.reasons.split(","):
+            return
+        reasons = [r for r in n.reasons.split(",") if r]
+        if n.id in result.flipped:
+            reasons = result.flipped[n.id].split(",")
+        if reason not in reasons:
+            reasons.append(reason)
+        result.flipped[n.id] = ",".join(reasons)
+
+    for p in probes:
+        key = (p.delivery, p.recipient)
+        at = seconds(p.at)
+        since = None
+        for sent_at in sends.get(key, ()):
+            if seconds(sent_at) <= at:
+                since = at - seconds(sent_at)
+        proximity = honeypot = False
+        if p.id in click_ids:
+            others = pending.get(key, []) + [
+                n for n in stored.get(key, []) if n.id not in probe_ids
+            ]
+            for n in others:
+                if n.id == p.id:
+                    continue
+                gap = abs(n.seconds - at)
+                if gap <= scoring.proximity_seconds and n.link != p.link and "proximity" in on:
+                    proximity = True
+                    flip(n, "proximity")
+                if p.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds and "honeypot" in on:
+                    flip(n, "honeypot")
+                if n.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds:
+                    honeypot = True
+            honeypot = honeypot or p.link == HONEYPOT_LINK
+        context = Context(since, proximity, honeypot)
+        result.verdicts.append(scoring.judge.judge(p.route, p.method, p.ip, p.user_agent, context))
+    return result
+
+
+LINKS = st.sampled_from([0, 1, 2, HONEYPOT_LINK])
+# Times in tenths of a second, so many land exactly on a window's edge.
+TENTHS = st.integers(min_value=-400, max_value=400).map(lambda t: t / 10)
+
+
+@st.composite
+def groups(draw: st.DrawFn) -> tuple[list[Probe], dict[tuple[str, str], list[Neighbour]]]:
+    """A group of new clicks and opens of two people, and stored clicks around them."""
+    people = ["alice", "bob"]
+    probes = []
+    for i in range(draw(st.integers(1, 12))):
+        route = draw(st.sampled_from([Route.CLICK, Route.CLICK, Route.OPEN]))
+        at = iso_shift(AT, draw(TENTHS))
+        link = draw(LINKS) if route == Route.CLICK else None
+        person = draw(st.sampled_from(people))
+        probes.append(Probe(1000 + i, at, route, "GET", "d1", person, link, "192.0.2.0", MAIL))
+    stored: dict[tuple[str, str], list[Neighbour]] = {}
+    for i in range(draw(st.integers(0, 40))):
+        verdict = draw(st.sampled_from([None, Verdict.HUMAN, Verdict.BOT]))
+        reasons = draw(st.sampled_from(["", "proximity", "honeypot", "proximity,honeypot", "ua"]))
+        stored.setdefault(("d1", draw(st.sampled_from(people))), []).append(
+            Neighbour(i + 1, seconds(AT) + draw(TENTHS), draw(LINKS), verdict, reasons)
+        )
+    return probes, stored
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    groups(), st.sampled_from([SIGNALS, ("proximity",), ("honeypot",), ("proximity", "honeypot")])
+)
+def test_decide_gives_what_every_click_against_every_neighbour_gives(
+    group: tuple[list[Probe], dict[tuple[str, str], list[Neighbour]]], signals: tuple[str, ...]
+) -> None:
+    probes, stored = group
+    judged = scoring(*signals)
+    sends = {("d1", "alice"): [iso_shift(AT, -30)]}
+    fast = decide(probes, judged, sends, stored)
+    slow = reference_decide(probes, judged, sends, stored)
+    assert fast.verdicts == slow.verdicts
+    assert fast.flipped == slow.flipped

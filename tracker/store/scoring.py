@@ -9,6 +9,7 @@ stored clicks, and the store turns them to ``bot`` in the same transaction.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -121,24 +122,124 @@ def merge(into: dict[Pair, list[Neighbour]], more: dict[Pair, list[Neighbour]]) 
         into.setdefault(key, []).extend(n for n in neighbours if n.id not in have)
 
 
+class _Timeline:
+    """One (delivery, recipient)'s clicks by time, for questions about a window.
+
+    ``others``: whether a window holds a click on another link, in O(log n) however many
+    clicks it holds (a pasted link clicked thousands of times is one run of one link).
+    ``flippable``: the stored clicks a probe may turn to bot for ``reason``, skipping
+    those already turned for it and runs of the probe's own link.
+    """
+
+    __slots__ = ("clicks", "traps", "open")
+
+    def __init__(self, neighbours: list[Neighbour]) -> None:
+        self.clicks = _ByTime(neighbours)
+        self.traps = [n.seconds for n in self.clicks.found if n.link == HONEYPOT_LINK]
+        self.open: dict[str, _ByTime] = {}
+
+    def others(self, at: float, window: float, link: int | None) -> bool:
+        first, last = _within(self.clicks.times, at, window)
+        if first > last:
+            return False
+        return not (self.clicks.links[first] == link and self.clicks.run_end[first] >= last)
+
+    def trap_near(self, at: float, window: float) -> bool:
+        first, last = _within(self.traps, at, window)
+        return first <= last
+
+    def keep_open(self, reason: str, stored: list[Neighbour]) -> None:
+        """Note the stored clicks not yet turned to bot for ``reason``."""
+        self.open[reason] = _ByTime(
+            [n for n in stored if not (n.verdict == Verdict.BOT and reason in n.reasons.split(","))]
+        )
+
+    def flippable(
+        self, reason: str, at: float, window: float, link: int | None, any_link: bool
+    ) -> list[Neighbour]:
+        """The open stored clicks within ``window`` of ``at`` (on another link than
+        ``link`` unless ``any_link``)."""
+        open_ = self.open[reason]
+        first, last = _within(open_.times, at, window)
+        picked = []
+        i = first
+        while i <= last:
+            if not any_link and open_.links[i] == link:
+                i = open_.run_end[i] + 1
+                continue
+            picked.append(open_.found[i])
+            i += 1
+        return picked
+
+
+class _ByTime:
+    """Clicks sorted by time, with each one's link and where its run of one link ends."""
+
+    __slots__ = ("found", "times", "links", "run_end")
+
+    def __init__(self, neighbours: list[Neighbour]) -> None:
+        self.found = sorted(neighbours, key=lambda n: n.seconds)
+        self.times = [n.seconds for n in self.found]
+        self.links = [n.link for n in self.found]
+        self.run_end = _runs(self.links)
+
+
+def _runs(links: list[int | None]) -> list[int]:
+    """For each position, the last position of the run of equal links it starts or is in."""
+    ends = [0] * len(links)
+    for i in range(len(links) - 1, -1, -1):
+        ends[i] = ends[i + 1] if i + 1 < len(links) and links[i + 1] == links[i] else i
+    return ends
+
+
+def _within(times: list[float], at: float, window: float) -> tuple[int, int]:
+    """The first and last positions whose time is within ``window`` of ``at``, by the same
+    ``abs(t - at) <= window`` test as one click against another (first > last: none)."""
+    slack = window + 1e-3
+    first = bisect_left(times, at - slack)
+    last = bisect_right(times, at + slack) - 1
+    while first <= last and abs(times[first] - at) > window:
+        first += 1
+    while last >= first and abs(times[last] - at) > window:
+        last -= 1
+    return first, last
+
+
 def decide(
     probes: list[Probe],
     scoring: Scoring,
     sends: dict[Pair, list[str]],
     stored: dict[Pair, list[Neighbour]],
 ) -> Scored:
-    """Verdicts for ``probes`` (in id order) from what the store read for them."""
+    """Verdicts for ``probes`` (in id order) from what the store read for them.
+
+    A GET click is near another when a click on another link of the same message and
+    person lies within the proximity window (then those stored clicks turn to bot), and
+    near a trap when a honeypot click lies within the honeypot window (a honeypot click
+    turns every stored click in its window to bot). Each question is a search in the
+    pair's clicks by time, so its cost does not grow with how often the link is clicked.
+    """
     judge = scoring.judge
     on = judge.signals
+    proximity_on, honeypot_on = "proximity" in on, "honeypot" in on
     clicks = [p for p in probes if p.route == Route.CLICK and p.method == "GET"]
     click_ids = {p.id for p in clicks}
+    probe_ids = {p.id for p in probes}
     # The probes' own clicks are neighbours too (when new, they are not stored yet).
     pending: dict[Pair, list[Neighbour]] = {}
-    probe_ids = {p.id for p in probes}
     for p in clicks:
         pending.setdefault((p.delivery, p.recipient), []).append(
             Neighbour(p.id, seconds(p.at), p.link, None, "")
         )
+    timelines: dict[Pair, _Timeline] = {}
+    for key, mine in pending.items():
+        others = [n for n in stored.get(key, []) if n.id not in probe_ids]
+        timeline = _Timeline(mine + others)
+        if proximity_on:
+            timeline.keep_open("proximity", others)
+        if honeypot_on:
+            timeline.keep_open("honeypot", others)
+        timelines[key] = timeline
     result = Scored([])
     for p in probes:
         key = (p.delivery, p.recipient)
@@ -150,21 +251,17 @@ def decide(
                 since = at - sent
         proximity = honeypot = False
         if p.id in click_ids:
-            others = pending.get(key, []) + [
-                n for n in stored.get(key, []) if n.id not in probe_ids
-            ]
-            for n in others:
-                if n.id == p.id:
-                    continue
-                gap = abs(n.seconds - at)
-                if gap <= scoring.proximity_seconds and n.link != p.link and "proximity" in on:
-                    proximity = True
+            timeline = timelines[key]
+            if proximity_on and timeline.others(at, scoring.proximity_seconds, p.link):
+                proximity = True
+                for n in timeline.flippable("proximity", at, scoring.proximity_seconds, p.link,
+                                            any_link=False):  # fmt: skip
                     _flip(result, n, probe_ids, "proximity")
-                if p.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds and "honeypot" in on:
+            if p.link == HONEYPOT_LINK and honeypot_on:
+                for n in timeline.flippable("honeypot", at, scoring.honeypot_seconds, p.link,
+                                            any_link=True):  # fmt: skip
                     _flip(result, n, probe_ids, "honeypot")
-                if n.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds:
-                    honeypot = True
-            honeypot = honeypot or p.link == HONEYPOT_LINK
+            honeypot = p.link == HONEYPOT_LINK or timeline.trap_near(at, scoring.honeypot_seconds)
         context = Context(since, proximity, honeypot)
         result.verdicts.append(judge.judge(p.route, p.method, p.ip, p.user_agent, context))
     return result
