@@ -152,6 +152,37 @@ async def test_a_honeypot_click_turns_the_clicks_around_it_to_bot(
     assert events == [("carol", "bot"), ("carol", "bot"), ("dave", "human")]
 
 
+async def test_a_pasted_link_clicked_by_many_stays_human_until_another_link_is_clicked(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, rows: Rows
+) -> None:
+    """The clicks of one link are never read for one another, yet a click on another
+    link within the window still finds them and turns the nearest to bot."""
+    clock = Clock()
+    client = await app_client(aiohttp_client, settings, clock)
+    shared = Message("spring", "erin", "c", "e")
+    pasted = f"/c/{tokens.click_token(Click(shared, 1, 'https://shop.example/1'))}"
+    other = f"/c/{tokens.click_token(Click(shared, 2, 'https://shop.example/2'))}"
+    people = [came_from(f"81.2.{n}.160", PERSON["User-Agent"]) for n in range(30)]
+    for headers in people:  # thirty people, a tenth of a second apart, one link
+        await client.get(pasted, headers=headers, allow_redirects=False)
+        clock.advance(seconds=0.1)
+    clock.advance(seconds=0.5)
+    await client.get(other, headers=people[0], allow_redirects=False)
+    clock.advance(seconds=5)
+    await client.get(pasted, headers=people[1], allow_redirects=False)  # alone in its window
+    clock.advance(seconds=1)
+    await client.get(pasted, headers=people[2], allow_redirects=False)  # the other link is 6 s off
+
+    stored = table(rows, "SELECT link, verdict, reasons FROM hits ORDER BY id")
+    assert len(stored) == 33
+    within = [row for row in stored[:30] if row[1] == "bot"]
+    # the pasted clicks of the last 2 seconds before the other link: 2.5 s - 0.6 s ...
+    assert len(within) == 15 and all(r == "proximity" for _, _, r in within)
+    assert [row[1] for row in stored[:15]] == ["human"] * 15
+    assert stored[30] == (2, "bot", "proximity")
+    assert stored[31][1:] == ("human", "") and stored[32][1:] == ("human", "")
+
+
 async def test_head_and_crawlers_are_bots_and_every_hit_is_kept(
     client: TestClient, tokens: Tokens, rows: Rows
 ) -> None:

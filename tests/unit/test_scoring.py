@@ -3,11 +3,13 @@ verdicts decided from it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracker.config import SIGNALS
-from tracker.events import Route
+from tracker.events import Route, iso
 from tracker.netlists import NetMatcher
 from tracker.store.scoring import (
     Neighbour,
@@ -200,3 +202,12 @@ def test_decide_gives_what_every_click_against_every_neighbour_gives(
     slow = reference_decide(probes, judged, sends, stored)
     assert fast.verdicts == slow.verdicts
     assert fast.flipped == slow.flipped
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1)))
+def test_stored_times_read_as_the_same_seconds_as_the_standard_library(moment: datetime) -> None:
+    at = iso(moment.replace(tzinfo=UTC))
+    assert seconds(at) == datetime.fromisoformat(at).timestamp()
+    assert (
+        seconds("2026-11-22T23:00:00+00:00") == datetime(2026, 11, 22, 23, tzinfo=UTC).timestamp()
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import NamedTuple
 
 from tracker.config import Settings
@@ -101,8 +102,21 @@ class Windows:
 
 
 def seconds(at: str) -> float:
-    """Seconds since the epoch of a stored ISO time."""
-    return datetime.fromisoformat(at).timestamp()
+    """Seconds since the epoch of a stored ISO time (``iso``'s shape read by hand, the
+    same float as ``datetime.fromisoformat(at).timestamp()``, a few times faster)."""
+    if len(at) != 27 or at[26] != "Z" or at[19] != ".":
+        return datetime.fromisoformat(at).timestamp()
+    whole = _day(at[:10]) + int(at[11:13]) * 3600 + int(at[14:16]) * 60 + int(at[17:19])
+    return (whole * 10**6 + int(at[20:26])) / 10**6
+
+
+@lru_cache(maxsize=64)
+def _day(date: str) -> int:
+    """Seconds from the epoch to the start of ``date`` (UTC)."""
+    return (datetime.fromisoformat(date).toordinal() - _EPOCH_DAY) * 86400
+
+
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
 
 
 def iso_shift(at: str, by: float) -> str:
@@ -150,8 +164,9 @@ class _Timeline:
 
     def keep_open(self, reason: str, stored: list[Neighbour]) -> None:
         """Note the stored clicks not yet turned to bot for ``reason``."""
+        marker = f",{reason},"
         self.open[reason] = _ByTime(
-            [n for n in stored if not (n.verdict == Verdict.BOT and reason in n.reasons.split(","))]
+            [n for n in stored if not (n.verdict == Verdict.BOT and marker in f",{n.reasons},")]
         )
 
     def flippable(

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from tracker.events import Hit
 from tracker.eventtypes import SEND_TIMES_SQL
-from tracker.store.dialect import Tx
+from tracker.store.dialect import Tx, columns
 from tracker.store.rows import hit_rows, probes_of
 from tracker.store.scoring import (
     Neighbour,
@@ -33,6 +33,7 @@ from tracker.tokens import HONEYPOT_LINK
 
 _NEIGHBOUR = "id, delivery, recipient, at, link, verdict, reasons"
 _GET_CLICKS = " AND route = 'click' AND method = 'GET'"
+_SKIP_ARRAYS = "SELECT * FROM unnest(?::integer[], ?::text[], ?::text[])"
 
 
 class _Flip(NamedTuple):
@@ -104,13 +105,23 @@ async def _stored_clicks(
     pairs = {(p.delivery, p.recipient) for p in probes}
     found: dict[Pair, list[Neighbour]] = {}
     seen: set[int] = set()
+    own = _own_links(probes)
     for chunk in tx.dialect.chunks(sorted({p.recipient for p in probes})):
         among, values = tx.dialect.any_of("recipient", chunk)
+        members = set(chunk)
+        skip = [(own[(d, r)], r, d) for d, r in sorted(own) if r in members]
         sql = (
             f"SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_recipient_at"
             f" WHERE {among} AND at BETWEEN ? AND ?{_GET_CLICKS}"
         )
         params = [*values, *span(probes, window)]
+        if skip and tx.dialect.arrays:
+            sql += f" AND (coalesce(link, -1), recipient, delivery) NOT IN ({_SKIP_ARRAYS})"
+            params += columns(skip, 3)
+        elif skip:
+            rows = ", ".join(["(?, ?, ?)"] * len(skip))
+            sql += f" AND (coalesce(link, -1), recipient, delivery) NOT IN (VALUES {rows})"
+            params += [value for row in skip for value in row]
         if trap_window is not None:
             sql += (
                 f" UNION ALL SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_traps"
@@ -125,6 +136,25 @@ async def _stored_clicks(
                     Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
                 )
     return found
+
+
+def _own_links(probes: list[Probe]) -> dict[Pair, int]:
+    """The pairs whose clicks here are all on one link (not the honeypot), and that link.
+
+    Their stored clicks on that link cannot change a verdict here: proximity needs a
+    click on another link, and only a honeypot click turns clicks of any link to bot.
+    A link clicked by thousands (pasted on a forum) is then not read at all.
+    """
+    links: dict[Pair, set[int | None]] = {}
+    for p in probes:
+        links.setdefault((p.delivery, p.recipient), set()).add(p.link)
+    return {
+        pair: link
+        for pair, (link,) in (
+            (pair, tuple(found)) for pair, found in links.items() if len(found) == 1
+        )
+        if link is not None and link != HONEYPOT_LINK
+    }
 
 
 async def _apply_flips(
