@@ -45,6 +45,15 @@ class Dialect:
         for start in range(0, len(values), self.chunk):
             yield values[start : start + self.chunk]
 
+    def rows(self, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+        """A table of ``rows`` to select from (columns of PostgreSQL ``types``):
+        ``VALUES (?, …), …`` or one ``unnest`` of arrays."""
+        if self.arrays:
+            arrays = ", ".join(f"?::{t}[]" for t in types)
+            return f"SELECT * FROM unnest({arrays})", columns(rows, len(types))
+        one = f"({','.join('?' * len(types))})"
+        return f"VALUES {', '.join([one] * len(rows))}", [v for row in rows for v in row]
+
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """A condition that ``column`` is one of ``values`` (at most ``chunk`` of them)."""
         if self.arrays:

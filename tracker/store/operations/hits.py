@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from tracker.events import Hit
 from tracker.eventtypes import SEND_TIMES_SQL
-from tracker.store.dialect import Tx, columns
+from tracker.store.dialect import Tx
 from tracker.store.rows import hit_rows, probes_of
 from tracker.store.scoring import (
     Neighbour,
@@ -25,6 +25,7 @@ from tracker.store.scoring import (
     Scoring,
     Windows,
     decide,
+    iso_shift,
     merge,
     seconds,
     span,
@@ -33,7 +34,21 @@ from tracker.tokens import HONEYPOT_LINK
 
 _NEIGHBOUR = "id, delivery, recipient, at, link, verdict, reasons"
 _GET_CLICKS = " AND route = 'click' AND method = 'GET'"
-_SKIP_ARRAYS = "SELECT * FROM unnest(?::integer[], ?::text[], ?::text[])"
+# A stored click already bot for proximity (``_flip`` leaves it as it is).
+_TURNED = (
+    "(coalesce(verdict, '') = 'bot' AND ',' || coalesce(reasons, '') || ',' LIKE '%,proximity,%')"
+)
+# Per probe, the nearest GET click of its pair on another link on each side of its time.
+_NEAREST = (
+    "SELECT id FROM hits INDEXED BY hits_recipient_at WHERE recipient = p.recipient"
+    " AND delivery = p.delivery AND at BETWEEN {range} AND coalesce(link, -1) <> p.link"
+    f"{_GET_CLICKS} ORDER BY at {{order}} LIMIT 1"
+)
+_WITNESSES = (
+    "WITH p (recipient, delivery, lo, at, hi, link) AS ({source})"
+    f" SELECT ({_NEAREST.format(range='p.lo AND p.at', order='DESC')}),"
+    f" ({_NEAREST.format(range='p.at AND p.hi', order='ASC')}) FROM p"
+)
 
 
 class _Flip(NamedTuple):
@@ -74,9 +89,17 @@ async def score(
     sends = await _send_times(tx, probes) if need.sends and probes else {}
     stored: dict[Pair, list[Neighbour]] = {}
     if need.clicks:
-        stored = await _stored_clicks(tx, need.clicks, need.window, need.trap_window)
+        own = _own_links(need.clicks)
+        single = [p for p in need.clicks if (p.delivery, p.recipient) in own]
+        mixed = [p for p in need.clicks if (p.delivery, p.recipient) not in own]
+        if single:
+            stored = await _stored_clicks(tx, single, need.window, need.trap_window, own)
+        if mixed:
+            merge(stored, await _stored_clicks(tx, mixed, need.window, need.trap_window, {}, True))
+            if "proximity" in scoring.judge.signals:
+                merge(stored, await _witnesses(tx, mixed, need.window))
         if need.traps and need.trap_window is not None:  # rare: every click around a trap
-            merge(stored, await _stored_clicks(tx, need.traps, need.trap_window, None))
+            merge(stored, await _stored_clicks(tx, need.traps, need.trap_window, None, {}))
     return decide(probes, scoring, sends, stored), stored
 
 
@@ -98,14 +121,23 @@ async def _send_times(tx: Tx, probes: list[Probe]) -> dict[Pair, list[str]]:
 
 
 async def _stored_clicks(
-    tx: Tx, probes: list[Probe], window: float, trap_window: float | None
+    tx: Tx,
+    probes: list[Probe],
+    window: float,
+    trap_window: float | None,
+    own: dict[Pair, int],
+    unturned: bool = False,
 ) -> dict[Pair, list[Neighbour]]:
     """Stored GET clicks of the probes' pairs: every click within ``window`` of their
-    times, and honeypot clicks (their own small index) within ``trap_window``."""
+    times, and honeypot clicks (their own small index) within ``trap_window``.
+
+    Left out: a pair's clicks on its ``own`` link, and with ``unturned`` the clicks
+    already bot for proximity (a scanner's): they can turn nothing, and whether another
+    link was clicked near is asked of ``_witnesses``.
+    """
     pairs = {(p.delivery, p.recipient) for p in probes}
     found: dict[Pair, list[Neighbour]] = {}
     seen: set[int] = set()
-    own = _own_links(probes)
     for chunk in tx.dialect.chunks(sorted({p.recipient for p in probes})):
         among, values = tx.dialect.any_of("recipient", chunk)
         members = set(chunk)
@@ -115,13 +147,12 @@ async def _stored_clicks(
             f" WHERE {among} AND at BETWEEN ? AND ?{_GET_CLICKS}"
         )
         params = [*values, *span(probes, window)]
-        if skip and tx.dialect.arrays:
-            sql += f" AND (coalesce(link, -1), recipient, delivery) NOT IN ({_SKIP_ARRAYS})"
-            params += columns(skip, 3)
-        elif skip:
-            rows = ", ".join(["(?, ?, ?)"] * len(skip))
-            sql += f" AND (coalesce(link, -1), recipient, delivery) NOT IN (VALUES {rows})"
-            params += [value for row in skip for value in row]
+        if skip:
+            source, values_ = tx.dialect.rows(("integer", "text", "text"), skip)
+            sql += f" AND (coalesce(link, -1), recipient, delivery) NOT IN ({source})"
+            params += values_
+        if unturned:
+            sql += f" AND NOT {_TURNED}"
         if trap_window is not None:
             sql += (
                 f" UNION ALL SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_traps"
@@ -132,6 +163,30 @@ async def _stored_clicks(
         for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(sql, params):
             if (delivery, recipient) in pairs and hit_id not in seen:
                 seen.add(hit_id)
+                found.setdefault((delivery, recipient), []).append(
+                    Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
+                )
+    return found
+
+
+async def _witnesses(tx: Tx, probes: list[Probe], window: float) -> dict[Pair, list[Neighbour]]:
+    """For each probe, the nearest stored click of its pair on another link before and
+    after it within ``window`` (if any): whether another link was clicked near, asked
+    without reading every click (a scanner's hundreds) that answers yes."""
+    slack = window + 0.001  # the exact test is decide's, on these two
+    rows = [(p.recipient, p.delivery, iso_shift(p.at, -slack), p.at, iso_shift(p.at, slack),
+             p.link if p.link is not None else -1) for p in probes]  # fmt: skip
+    source, params = tx.dialect.rows(("text", "text", "text", "text", "text", "integer"), rows)
+    ids = sorted({i for pair in await tx.fetch(_WITNESSES.format(source=source), params)
+                  for i in pair if i is not None})  # fmt: skip
+    pairs = {(p.delivery, p.recipient) for p in probes}
+    found: dict[Pair, list[Neighbour]] = {}
+    for chunk in tx.dialect.chunks(ids):
+        among, values = tx.dialect.any_of("id", chunk)
+        for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(
+            f"SELECT {_NEIGHBOUR} FROM hits WHERE {among}", values
+        ):
+            if (delivery, recipient) in pairs:
                 found.setdefault((delivery, recipient), []).append(
                     Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
                 )
