@@ -238,7 +238,7 @@ def decorate(
 
     with_store(settings, lambda store: store.register_delivery(registration))
     if as_json:
-        click.echo(json.dumps({"html": result.html, "headers": result.headers}, indent=2))
+        click.echo(json.dumps(decorating.answer(result, settings.bounce_domain), indent=2))
     else:
         click.echo(result.html, nl=False)
 
