@@ -46,6 +46,8 @@ class SendEvent:
     address: str | None = None
     category: str | None = None
     reason: str | None = None
+    status: str | None = None
+    cause: str | None = None
 
 
 def _text(item: dict[str, Any], key: str, required: bool, limit: int = MAX_ID_LENGTH) -> str:
