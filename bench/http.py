@@ -22,6 +22,10 @@ both cores with wrk). On PostgreSQL: ``pg`` (one worker) and ``pg-w2`` (``--work
 server started from the system's PostgreSQL for the run (tests/pgserver.py).
 
     python -m bench.http --targets tracker,tracker-w2,pg,pg-w2,bare
+
+``--before PYTHON`` adds the target ``before``: the same server run by another
+checkout's interpreter (its ``.venv/bin/python``), so a change is measured against the
+code before it in the same run; ``t/bef`` is tracker over it.
 """
 
 from __future__ import annotations
@@ -146,8 +150,11 @@ def write_paths(workdir: Path) -> dict[str, Path]:
 class Server:
     """One target process, started fresh for each round, pinned to core 0."""
 
-    def __init__(self, name: str, workdir: Path, database_url: str = "") -> None:
+    def __init__(
+        self, name: str, workdir: Path, database_url: str = "", python: str = sys.executable
+    ) -> None:
         self.name = name
+        self.python = python
         self.database_url = database_url
         self.workdir = workdir
         self.port = free_port()
@@ -156,7 +163,7 @@ class Server:
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
-        if self.name.startswith(("tracker", "pg")):
+        if self.name.startswith(("tracker", "pg", "before")):
             data = self.workdir / f"data-{self.name}"
             env.update(
                 TRACKER_DATA_DIR=str(data),
@@ -170,7 +177,7 @@ class Server:
             if self.name.startswith("pg"):
                 env["TRACKER_DATABASE_URL"] = self.database_url
             cmd = [
-                sys.executable,
+                self.python if self.name == "before" else sys.executable,
                 "-m",
                 "tracker",
                 "serve",
@@ -193,9 +200,12 @@ class Server:
 
     def start(self) -> None:
         cmd, env = self.command()
+        # ``-m tracker`` imports from the working directory first: the other checkout's.
+        cwd = Path(self.python).parent.parent.parent if self.name == "before" else None
         self.proc = subprocess.Popen(
             cmd,
             env=env,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -281,10 +291,13 @@ def main() -> None:
     parser.add_argument("--connections", default="1,16,64,256")
     parser.add_argument("--targets", default="tracker,bare,nginx,tracker-1,tracker-w2")
     parser.add_argument("--workload", default="distinct", help="distinct, hot, scanner")
+    parser.add_argument("--before", default="", help="another checkout's python: target 'before'")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL for pg*")
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     targets = args.targets.split(",")
+    if args.before and "before" not in targets:
+        targets.insert(1, "before")
     unknown = set(args.workload.split(",")) - set(WORKLOADS)
     if unknown:
         sys.exit(f"--workload: unknown {', '.join(sorted(unknown))} (distinct, hot, scanner)")
@@ -330,7 +343,7 @@ def run(
                     from tests.pgserver import new_schema
 
                     url = new_schema(args.postgres)
-                server = Server(target, workdir, url)
+                server = Server(target, workdir, url, args.before or sys.executable)
                 server.start()
                 try:
                     run_wrk(server.port, scripts["o"], 16, 1)  # warm up
@@ -357,7 +370,8 @@ def report(
     print(
         f"\n{'route':<10}{'conns':>6}"
         + "".join(f"{t + ' req/s':>18}" for t in targets)
-        + f"{'t/bare':>8}{'t/nginx':>8}{'t/t-1':>8}{'t/dist':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        + "".join(f"{h:>8}" for h in ("t/bare", "t/nginx", "t/t-1", "t/bef", "t/dist"))
+        + f"{'p50 ms':>8}{'p99 ms':>8}"
     )
     for route in rows:
         for conns in connections:
@@ -366,7 +380,7 @@ def report(
             for t in targets:
                 row += f"{med(t, route, conns, 'rps'):>18,.0f}"
             mine = med("tracker", route, conns, "rps")
-            for base in ("bare", "nginx", "tracker-1"):
+            for base in ("bare", "nginx", "tracker-1", "before"):
                 ratio = mine / med(base, route, conns, "rps") if base in targets else float("nan")
                 row += f"{ratio:>8.2f}"
             distinct = (
