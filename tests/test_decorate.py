@@ -445,10 +445,15 @@ def test_unsubscribe_placeholders_are_replaced_and_not_numbered(
 
 def test_headers(tokens: Tokens, message: Message) -> None:
     result = run("", tokens, message)
+    echo = result.headers["X-Tracker-Message"]
     assert result.headers == {
         "List-Unsubscribe": f"<{unsubscribe(tokens, message)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "X-Tracker-Message": echo,
+        "X-Mailgun-Variables": f'{{"tracker_message":"{echo}"}}',
     }
+    assert result.metadata == {"tracker_message": echo}
+    assert tokens.read_message_token(echo) == message
     assert tokens.read_unsubscribe(result.headers["List-Unsubscribe"][1:-1].rsplit("/", 1)[1])
 
 

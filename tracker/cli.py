@@ -187,7 +187,7 @@ def _describe_database(settings: Settings) -> str:
 @click.option("--campaign", required=True, help="Campaign id.")
 @click.option("--email", "email_id", required=True, help="Email (template) id.")
 @click.option("--recipient", required=True, help="Recipient id.")
-@click.option("--json", "as_json", is_flag=True, help="Print {html, headers} as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print {html, headers, metadata} as JSON.")
 @click.option("--track-opens/--no-track-opens", default=True, help="Insert the open pixel.")
 @click.option("--track-clicks/--no-track-clicks", default=True, help="Rewrite links.")
 def decorate(
@@ -238,7 +238,8 @@ def decorate(
 
     with_store(settings, lambda store: store.register_delivery(registration))
     if as_json:
-        click.echo(json.dumps({"html": result.html, "headers": result.headers}, indent=2))
+        answer = {"html": result.html, "headers": result.headers, "metadata": result.metadata}
+        click.echo(json.dumps(answer, indent=2))
     else:
         click.echo(result.html, nl=False)
 

@@ -29,12 +29,14 @@ last ``</body>`` outside comments (or at the end), followed by the open pixel.
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from html import escape, unescape
 from html.parser import HTMLParser
 
+from tracker.hooks.notices import ECHO_FIELD, ECHO_HEADER
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
 
@@ -84,6 +86,9 @@ class Decorated:
     html: str
     headers: dict[str, str]
     links: tuple[tuple[int, str], ...]
+    # What the provider echoes back in its webhooks (tracker.hooks): SendGrid custom_args,
+    # Postmark Metadata, Mailgun variables; the same token as X-Tracker-Message.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,8 +387,13 @@ def _decorate(
         at = len(html) if found.body_end is None else found.body_end
         edits.append((at, at, tail))
 
+    echo = tokens.message_token(message)
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
+        # SES returns the original headers in its notifications; Mailgun reads its
+        # variables from this header and returns them with every event.
+        ECHO_HEADER: echo,
+        "X-Mailgun-Variables": json.dumps({ECHO_FIELD: echo}, separators=(",", ":")),
     }
-    return Decorated(_splice(html, edits), headers, links)
+    return Decorated(_splice(html, edits), headers, links, {ECHO_FIELD: echo})

@@ -119,7 +119,7 @@ def api_answer(
 ) -> tuple[bytes, tuple[tuple[int, str], ...]]:
     """The decorate API's JSON body (encoded here, not in the server) and the links."""
     results = _copies(html, messages, base_url, flags)
-    answers = [{"html": r.html, "headers": r.headers} for r in results]
+    answers = [{"html": r.html, "headers": r.headers, "metadata": r.metadata} for r in results]
     body = json.dumps(answers if many else answers[0]).encode()
     return body, results[0].links
 

@@ -39,6 +39,8 @@ SALT_OPEN = "tracker.open.v1"
 SALT_CLICK = "tracker.click.v1"
 SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
 SALT_VIEW = "tracker.view.v1"
+# The token a message carries in its headers and provider metadata (X-Tracker-Message).
+SALT_MESSAGE = "tracker.message.v1"
 
 
 class _URLSafeSerializer(URLSafeSerializer):
@@ -133,6 +135,8 @@ class Tokens:
         self._read_click = Verifier(keys, SALT_CLICK, MAX_PAYLOAD)
         self._read_unsubscribe = Verifier(keys, SALT_UNSUBSCRIBE, MAX_PAYLOAD)
         self._read_view = Verifier(keys, SALT_VIEW, MAX_PAYLOAD)
+        self._message = _URLSafeSerializer(keys, salt=SALT_MESSAGE)
+        self._read_message = Verifier(keys, SALT_MESSAGE, MAX_PAYLOAD)
 
     # Making tokens -----------------------------------------------------------------
 
@@ -147,6 +151,11 @@ class Tokens:
     def view_token(self, message: Message) -> str:
         check_message(message)
         return _sized(self._view.dumps(message.fields()))
+
+    def message_token(self, message: Message) -> str:
+        """The token that names one message to bounces and provider webhooks."""
+        check_message(message)
+        return _sized(self._message.dumps(message.fields()))
 
     def click_token(self, click: Click) -> str:
         """Sign a link; only absolute http(s) targets can be signed.
@@ -190,6 +199,9 @@ class Tokens:
 
     def read_view(self, token: str) -> Message:
         return self.read_message(self._read_view, token)
+
+    def read_message_token(self, token: str) -> Message:
+        return self.read_message(self._read_message, token)
 
     def read_click(self, token: str) -> Click:
         payload = self._load(self._read_click, token)

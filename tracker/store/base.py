@@ -135,6 +135,9 @@ class Store(Protocol):
     ) -> list[dict[str, Any]]:
         """The activity log in commit order: events whose cursor is above ``after``."""
 
+    async def sent_match(self, message: str, address: str) -> dict[str, Any] | None:
+        """The latest Sent event with this ``message`` id, else with this ``address``."""
+
     async def webhook_cursor(self, url: str) -> int:
         """The cursor of the last event ``url`` acknowledged (0: none yet)."""
 

@@ -182,6 +182,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE ui_login_failures (client text NOT NULL, at bigint NOT NULL);
     CREATE INDEX ui_login_failures_client ON ui_login_failures (client, at);
     """,
+    # 4: SQLite's 13, a provider's report finds its Sent event by message id or address.
+    """
+    CREATE INDEX events_sent_message ON events (message, id) WHERE type = 'sent';
+    CREATE INDEX events_sent_address ON events (lower(address), id) WHERE type = 'sent';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -104,6 +104,26 @@ class Reads:
                     found.setdefault(person, []).append((r["type"], r["at"], r["category"]))
         return found
 
+    async def sent_match(self, message: str, address: str) -> dict[str, Any] | None:
+        """The Sent event a provider's report is about: the latest whose ``message`` is the
+        provider's message id, else the latest sent to ``address`` (case-insensitive)."""
+        columns = "SELECT delivery, recipient, campaign, email, message FROM events"
+        if message:
+            rows = await self._rows(
+                f"{columns} WHERE type = 'sent' AND message = ? ORDER BY id DESC LIMIT 1",
+                (message,),
+            )
+            if rows:
+                return dict(rows[0])
+        if address:
+            rows = await self._rows(
+                f"{columns} WHERE type = 'sent' AND lower(address) = ? ORDER BY id DESC LIMIT 1",
+                (address.lower(),),
+            )
+            if rows:
+                return dict(rows[0])
+        return None
+
     async def webhook_cursor(self, url: str) -> int:
         rows = await self._rows("SELECT cursor FROM webhook_cursors WHERE url = ?", (url,))
         return int(rows[0]["cursor"]) if rows else 0
