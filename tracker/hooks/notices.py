@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from tracker.tokens import is_utf8
+
 # The name under which decorate's token travels in each provider's metadata.
 ECHO_FIELD = "tracker_message"
 # The header decorate adds, which SES returns among the original headers.
@@ -50,7 +52,11 @@ class Notice:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A string field, or "" for anything else and for text no database can hold (a NUL,
+    a lone surrogate)."""
+    if not isinstance(value, str) or "\x00" in value or not is_utf8(value):
+        return ""
+    return value
 
 
 def _epoch(value: Any) -> str | None:

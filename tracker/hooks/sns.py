@@ -44,17 +44,22 @@ def allowed(url: object, extra_hosts: tuple[str, ...]) -> bool:
     """An https URL on an SNS host, or on one of ``extra_hosts`` (``host[:port]``)."""
     if not isinstance(url, str) or len(url) > 2048:
         return False
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number in range
+    except ValueError:
+        return False
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
         return False
-    if parts.port is None and _SNS_HOST.match(parts.hostname):
+    if port is None and _SNS_HOST.match(parts.hostname):
         return True
     return parts.netloc.lower() in {h.lower() for h in extra_hosts}
 
 
 def string_to_sign(message: dict[str, Any]) -> bytes:
     """The newline-delimited name/value pairs SNS signs for the message's ``Type``."""
-    names = _SIGNED.get(message.get("Type", ""))
+    kind = message.get("Type")
+    names = _SIGNED.get(kind) if isinstance(kind, str) else None
     if names is None:
         raise Refused(403, "bad_signature", "Unknown SNS message type.")
     lines: list[str] = []
@@ -65,7 +70,10 @@ def string_to_sign(message: dict[str, Any]) -> bytes:
         if not isinstance(value, str):
             raise Refused(403, "bad_signature", f"The SNS message has no {name}.")
         lines += [name, value]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    try:
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: SNS never signed it
+        raise Refused(403, "bad_signature", "The SNS message is not UTF-8 text.") from None
 
 
 class Certificates:
