@@ -47,6 +47,7 @@ _KINDS: dict[str, tuple[str, str | None]] = {
     "too_large": (HARD, SPAM_BLOCK),
     "suppressed": (HARD, SPAM_BLOCK),
     "rejected": (HARD, SPAM_BLOCK),
+    "filtered": (HARD, SPAM_BLOCK),
     "mailbox_full": (SOFT, None),
     "suspended": (SOFT, None),
     "expired": (SOFT, None),
@@ -63,7 +64,7 @@ def _any(*phrases: str) -> re.Pattern[str]:
 # blocks, policy) come before the user-unknown phrases, so that a text naming both is
 # never taken for a missing mailbox.
 _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("temporary", _any(r"gr[ae]y ?list")),
+    ("temporary", _any(r"gr[ae]y ?list", r"not found, try again", r"try again later")),
     (
         "mailbox_full",
         _any(
@@ -130,7 +131,7 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"spamcop",
             r"barracuda",
             r"reputation",
-            r"listed (?:in|at|on|by)\b",
+            r"(?<!not )listed (?:in|at|on|by)\b",
             r"\bbanned\b",
             r"(?:refused|rejected) - see",
             r"dynamic ip",
@@ -143,6 +144,9 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\babus",
             r"go away",
             r"rejecting open proxy",
+            r"my name was rejected",
+            r"\bhelo\b",
+            r"not accepting connections",
             r"complaints",
         ),
     ),
@@ -177,6 +181,8 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"not accepting (?:any )?mail",
             r"notauthorized",
             r"illegal attachment",
+            r"(?:no|not have|without) permission",
+            r"not (?:a )?registered gateway user",
             r"administrative(?:ly)? (?:prohibition|denied)",
         ),
     ),
@@ -229,6 +235,10 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"no mx record",
             r"domain is not reachable",
             r"host unreachable",
+            r"invalid domain\b(?! name)",
+            r"couldn'?t find a mail exchanger",
+            r"no smtp service",
+            r"domain name not found",
         ),
     ),
     (
@@ -250,8 +260,6 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"doesn'?t have a .{0,40}account",
             r"no one at this address",
             r"there is no user",
-            r"recipient rejected",
-            r"address rejected",
             r"not listed in",
             r"utilisateur inconnu",
             r"recipnotfound",
@@ -259,6 +267,10 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bno mailbox\b",
             r"not our customer",
             r"user (?:doesn'?t|does not) have",
+            r"address couldn'?t be found",
+            r"wasn'?t found at the destination",
+            r"invalid final delivery userid",
+            r"not a valid address",
         ),
     ),
     (
@@ -303,9 +315,24 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
+# "User unknown" in answer to DATA: the recipient was accepted at RCPT TO, so the refusal
+# is a filter's (mobile carriers answer so when the person's own filter refuses the
+# sender: Sisimai's "filtered"), not proof that the mailbox is gone.
+_AFTER_DATA = re.compile(
+    r"(?:in reply to|after) (?:end of )?data\b|smtp command\W+data\b"
+    r"|\b550:? : user unknown",
+    re.I,
+)
+# Refused before any recipient was named: whatever the words, the address is not at fault.
+_BEFORE_RCPT = re.compile(
+    r"(?:in reply to|after) (?:mail from|helo|ehlo|initial connection)|sender address", re.I
+)
+_INVALID_REASONS = ("user_unknown", "host_unknown", "moved")
+_OTHER_CAUSES = (["5", "2"], ["5", "3"], ["5", "6"], ["5", "7"])
 _CODE = re.compile(r"^\s*([245])\d\d(?:[\s\-]|$)")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SPACES = re.compile(r"\s+")
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[A-Za-z0-9\-.]+")
 
 # Enhanced codes (RFC 3463, RFC 5248) that decide when the text does not.
 _STATUS_REASONS: dict[str, str] = {
@@ -385,7 +412,8 @@ def _judge(reason: str, permanent: bool) -> Classification:
 
 def text_reason(text: str) -> str | None:
     """The reason the wording names, or None; ``text`` in any case and spacing."""
-    low = _SPACES.sub(" ", text.lower())
+    # An address's local part may say anything ("spam@", "does-not-exist@").
+    low = _SPACES.sub(" ", _ADDRESS.sub("<address>", text).lower())
     for reason, pattern in _TEXT:
         if pattern.search(low):
             return reason
@@ -413,6 +441,14 @@ def classify(
     permanent = klass != "4"
     reason = text_reason(reply) if reply else None
     if reason is not None:
+        if reason in _INVALID_REASONS and _BEFORE_RCPT.search(reply):
+            reason = "rejected"
+        elif reason == "user_unknown" and (
+            _AFTER_DATA.search(reply) or len(parts) == 3 and parts[:2] in _OTHER_CAUSES
+        ):
+            # The code names another cause (mailbox disabled, system, content, policy):
+            # code and words disagree, so not invalid.
+            reason = "filtered"
         return _judge(reason, permanent)
     if klass:
         detail = ".".join(parts[1:]) if len(parts) == 3 else ""
