@@ -100,6 +100,22 @@ async def test_ses_notifications_become_events_once(
     assert sns.certificate_fetches == 1  # cached after the first message
 
 
+async def test_the_status_code_decides_not_the_providers_type(
+    ses: TestClient, sns: SnsHost, auth: dict[str, str], rows: Rows
+) -> None:
+    await sent(ses, auth)
+    # The documented DSN bounce as SES reports some 5.x.x failures: Transient.
+    notification = sns.notification("ses-bounce-with-dsn.json", "m-1")
+    message = json.loads(notification["Message"])
+    message["bounce"]["bounceType"] = "Transient"
+    signed = sns.sign({**notification, "Message": json.dumps(message)})
+    [result] = (await post(ses, signed))["results"]
+    assert (result["type"], result["category"], result["disagrees"]) == (
+        "hard_bounced", "invalid", "Transient",
+    )  # fmt: skip
+    assert kinds(rows) == [("hard_bounced", "r-jane", "invalid")]
+
+
 async def test_what_sns_did_not_sign_is_refused(
     ses: TestClient, sns: SnsHost, auth: dict[str, str], rows: Rows
 ) -> None:
