@@ -134,7 +134,8 @@ async def test_what_sns_did_not_sign_is_refused(
     # A certificate from a host not allowed (or not over https) is never fetched.
     for url in ("https://evil.example.com/SimpleNotificationService-x.pem",
                 f"http://{sns.host}/SimpleNotificationService-test.pem",
-                "https://sns.us-east-1.amazonaws.com.evil.example/x.pem"):  # fmt: skip
+                "https://sns.us-east-1.amazonaws.com.evil.example/x.pem",
+                f"https://{sns.host}/?Action=ConfirmSubscription"):  # fmt: skip
         await refused({**good, "SigningCertURL": url}, 403, "cert_host")
     await refused(json.loads(good["Message"]), 401, "unsigned")  # raw delivery: no signature
     assert sns.certificate_fetches == 1

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tracker.hooks.signatures import Refused
 
 _SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+# SNS names its signing certificates so; nothing else on its hosts is fetched.
+_CERT_PATH = re.compile(r"^/SimpleNotificationService-[A-Za-z0-9]{1,64}\.pem$")
 # The fields each message type signs, in byte order (AWS SNS developer guide,
 # "Verifying the signatures of Amazon SNS messages").
 _SIGNED = {
@@ -136,7 +138,7 @@ class Certificates:
         if message.get("TopicArn") not in topics:
             raise Refused(403, "unknown_topic", "The SNS topic is not in TRACKER_SES_TOPICS.")
         url = message.get("SigningCertURL")
-        if not allowed(url, self.extra_hosts):
+        if not allowed(url, self.extra_hosts) or not _CERT_PATH.match(urlsplit(str(url)).path):
             raise Refused(403, "cert_host", "SigningCertURL is not https on an SNS host.")
         algorithm = _HASHES.get(str(message.get("SignatureVersion")))
         if algorithm is None:
