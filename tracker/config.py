@@ -122,6 +122,8 @@ class Settings:
     mailgun_signing_key: str = ""
     # Postmark's webhook credentials, user:password, sent as HTTP basic auth.
     postmark_credentials: str = ""
+    # The domain of the VERP return path decorate gives (b-<token>@domain); empty: none.
+    bounce_domain: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -279,6 +281,11 @@ def load(
     return settings
 
 
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
 def _check_values(settings: Settings) -> None:
     """Refuse numbers out of range, a base URL that is not http(s), an unknown database."""
     for name, (low, high) in _RANGES.items():
@@ -295,6 +302,11 @@ def _check_values(settings: Settings) -> None:
         )
     if not settings.host:
         raise ConfigError("host: must be an address to listen on (0.0.0.0, 127.0.0.1, ::)")
+    if settings.bounce_domain and not _DOMAIN.fullmatch(settings.bounce_domain):
+        raise ConfigError(
+            f"bounce_domain: must be a domain name (bounces.example.com), "
+            f"not {settings.bounce_domain[:60]!r}"
+        )
     url = settings.database_url
     if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError(

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from html import escape, unescape
 from html.parser import HTMLParser
 
+from tracker.bounces.verp import bounce_address
 from tracker.hooks.notices import ECHO_FIELD, ECHO_HEADER
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
@@ -387,7 +388,7 @@ def _decorate(
         at = len(html) if found.body_end is None else found.body_end
         edits.append((at, at, tail))
 
-    echo = tokens.message_token(message)
+    echo = tokens.bounce_token(message)
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
@@ -397,3 +398,14 @@ def _decorate(
         "X-Mailgun-Variables": json.dumps({ECHO_FIELD: echo}, separators=(",", ":")),
     }
     return Decorated(_splice(html, edits), headers, links, {ECHO_FIELD: echo})
+
+
+def answer(result: Decorated, bounce_domain: str) -> dict[str, object]:
+    """``{html, headers, metadata}`` of one copy, and its VERP ``bounce_address`` with a
+    bounce domain."""
+    out: dict[str, object] = {
+        "html": result.html, "headers": result.headers, "metadata": result.metadata,
+    }  # fmt: skip
+    if bounce_domain:
+        out["bounce_address"] = bounce_address(result.headers[ECHO_HEADER], bounce_domain)
+    return out

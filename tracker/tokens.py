@@ -39,8 +39,7 @@ SALT_OPEN = "tracker.open.v1"
 SALT_CLICK = "tracker.click.v1"
 SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
 SALT_VIEW = "tracker.view.v1"
-# The token a message carries in its headers and provider metadata (X-Tracker-Message).
-SALT_MESSAGE = "tracker.message.v1"
+SALT_BOUNCE = "tracker.bounce.v1"
 
 
 class _URLSafeSerializer(URLSafeSerializer):
@@ -135,8 +134,8 @@ class Tokens:
         self._read_click = Verifier(keys, SALT_CLICK, MAX_PAYLOAD)
         self._read_unsubscribe = Verifier(keys, SALT_UNSUBSCRIBE, MAX_PAYLOAD)
         self._read_view = Verifier(keys, SALT_VIEW, MAX_PAYLOAD)
-        self._message = _URLSafeSerializer(keys, salt=SALT_MESSAGE)
-        self._read_message = Verifier(keys, SALT_MESSAGE, MAX_PAYLOAD)
+        self._bounce = _URLSafeSerializer(keys, salt=SALT_BOUNCE)
+        self._read_bounce = Verifier(keys, SALT_BOUNCE, MAX_PAYLOAD)
 
     # Making tokens -----------------------------------------------------------------
 
@@ -152,10 +151,10 @@ class Tokens:
         check_message(message)
         return _sized(self._view.dumps(message.fields()))
 
-    def message_token(self, message: Message) -> str:
-        """The token that names one message to bounces and provider webhooks."""
+    def bounce_token(self, message: Message) -> str:
+        """The ``X-Tracker-Message`` header: names the message a bounce returns."""
         check_message(message)
-        return _sized(self._message.dumps(message.fields()))
+        return _sized(self._bounce.dumps(message.fields()))
 
     def click_token(self, click: Click) -> str:
         """Sign a link; only absolute http(s) targets can be signed.
@@ -200,8 +199,8 @@ class Tokens:
     def read_view(self, token: str) -> Message:
         return self.read_message(self._read_view, token)
 
-    def read_message_token(self, token: str) -> Message:
-        return self.read_message(self._read_message, token)
+    def read_bounce(self, token: str) -> Message:
+        return self.read_message(self._read_bounce, token)
 
     def read_click(self, token: str) -> Click:
         payload = self._load(self._read_click, token)

@@ -6,7 +6,8 @@ SES, the returned headers), else the Sent event whose ``message`` is the provide
 message id, else the latest Sent event to the address. A bounce's type and category come
 from the bounce classifier, with the provider's own type only as a hint; a result says
 ``disagrees`` (the provider's type) when the provider judged it the other way. A
-complaint is an Unsubscribed with cause ``complaint``.
+complaint is an Unsubscribed with cause ``complaint``, as a complaint report
+(``POST /api/v1/bounces``) is.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from tracker.bounces.classify import HARD, classify
+from tracker.bounces.intake import COMPLAINT as COMPLAINT_CAUSE
 from tracker.events import EventType, iso
 from tracker.hooks.notices import BOUNCE, COMPLAINT, DELIVERED, IGNORED, Notice
 from tracker.ingest import BadItem, SendEvent, parse_item
 from tracker.metrics import HOOK_EVENTS
 from tracker.store.base import Store
 from tracker.tokens import MAX_ID_LENGTH, BadToken, Message, Tokens
-
-COMPLAINT_CAUSE = "complaint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +40,19 @@ async def find(store: Store, tokens: Tokens, notice: Notice) -> Found | None:
     """The message of ``notice``: by echoed token, provider message id, or address."""
     if notice.token:
         try:
-            message = tokens.read_message_token(notice.token)
+            message = tokens.read_bounce(notice.token)
         except BadToken:
             message = None
         if message is not None:
             return Found(message, message.recipient, "token")
-    row = await store.sent_match(notice.message_id, notice.address)
+    row = await store.sent_message(notice.message_id) if notice.message_id else None
+    if row is None and notice.address:
+        row = await store.sent_to(notice.address)
     if row is None:
         return None
     message = Message(row["delivery"], row["recipient"], row["campaign"], row["email"])
-    by = "message_id" if notice.message_id and row["message"] == notice.message_id else "address"
+    bare = notice.message_id.strip().strip("<>")
+    by = "message_id" if bare and row["message"].strip("<>") == bare else "address"
     return Found(message, row["message"], by)
 
 
@@ -86,7 +89,7 @@ def _complaint(notice: Notice, found: Found, at: str) -> SendEvent:
     return SendEvent(
         id=event_id(notice), type=EventType.UNSUBSCRIBED, at=at, delivery=m.delivery,
         recipient=m.recipient, message=found.name, campaign=m.campaign, email=m.email,
-        address=notice.address or None, reason=COMPLAINT_CAUSE,
+        address=notice.address or None, cause=COMPLAINT_CAUSE,
     )  # fmt: skip
 
 
@@ -116,6 +119,9 @@ async def take(
                 events.append((result, _complaint(notice, found, at)))
             else:
                 event = parse_item(_item(notice, found, result), now, now_text)
+                # The provider's enhanced code, where it gives one apart from its text.
+                event.status = notice.status or event.status
+                event.disagrees = None  # the hook's own dissent is in its result
                 result["type"] = event.type.value
                 events.append((result, event))
         except BadItem as exc:
