@@ -112,3 +112,21 @@ async def test_no_payload_gives_a_5xx(
     found = rows("SELECT DISTINCT recipient FROM events")
     assert {r["recipient"] for r in found} <= {f"r-{i}" for i in range(len(people))}
     assert rows("SELECT count(*) AS n FROM events WHERE type != 'sent'")[0]["n"] > 0
+
+
+async def test_a_status_is_stored_only_as_an_enhanced_code(
+    aiohttp_client: Any, settings: Settings, auth: dict[str, str], rows: Rows
+) -> None:
+    signer = SendGridSigner()
+    client = await aiohttp_client(create_app(replace(settings, sendgrid_public_key=signer.public)))
+    sent = [{"id": "s-1", "type": "sent", "delivery": "d-1", "recipient": "r-1",
+             "address": "example@test.com"}]  # fmt: skip
+    assert (await client.post("/api/v1/events", json=sent, headers=auth)).status == 200
+    for n, status in enumerate(["x" * 5000, "5.1.1 <b>", "bogus"]):
+        event = {**sample("sendgrid", "sendgrid-bounce-bounce.json")[0], "status": status}
+        event["sg_event_id"] = f"e-{n}"
+        body = json.dumps([event]).encode()
+        response = await client.post("/hooks/sendgrid", data=body, headers=signer.headers(body))
+        assert response.status == 200
+    found = rows("SELECT status FROM events WHERE type = 'hard_bounced' ORDER BY id")
+    assert [r["status"] for r in found] == [None, "5.1.1", None]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracker.bounces.classify import HARD, classify
+from tracker.bounces.classify import HARD, classify, enhanced_status
 from tracker.bounces.intake import COMPLAINT as COMPLAINT_CAUSE
 from tracker.events import EventType, iso
 from tracker.hooks.notices import BOUNCE, COMPLAINT, DELIVERED, IGNORED, Notice
@@ -119,8 +119,8 @@ async def take(
                 events.append((result, _complaint(notice, found, at)))
             else:
                 event = parse_item(_item(notice, found, result), now, now_text)
-                # The provider's enhanced code, where it gives one apart from its text.
-                event.status = notice.status or event.status
+                # The provider's enhanced code (only a code: 5.1.1), where it gives one.
+                event.status = enhanced_status(notice.status) or event.status
                 event.disagrees = None  # the hook's own dissent is in its result
                 result["type"] = event.type.value
                 events.append((result, event))
