@@ -24,6 +24,7 @@ from reliability import (
     decorating,
     faults,
     heldsockets,
+    hookrows,
     ingest,
     limits,
     privacy,
@@ -55,13 +56,14 @@ class Profile:
     privacy_seconds: float
     decorate_seconds: float
     held: tuple[float, float, float]  # head deadline, keep-alive, seconds of pixels
+    hook_posts: int
 
 
 PROFILES = {
     "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3,
-                  10, (2, 5, 12)),
+                  10, (2, 5, 12), 2_000),
     "full": Profile(100, 20, 120, 1_000_000, 100_000, 100_000, 10_000, 1000, 240, 100_000, 200,
-                    60, 600, 30, 60, (5, 15, 40)),
+                    60, 600, 30, 60, (5, 15, 40), 10_000),
 }  # fmt: skip
 
 
@@ -87,6 +89,7 @@ def rows(p: Profile, work: Path, seed: int) -> dict[int, Callable[[], Figure]]:
     ]
     numbered = dict(enumerate(listed, 1))
     numbered[16] = lambda: heldsockets.held_sockets(work / "16-held", *p.held)
+    numbered[17] = lambda: hookrows.hooks(work / "17-hooks", p.hook_posts, seed)
     return numbered
 
 
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="ci")
     parser.add_argument("--markdown", type=Path, help="also write the table here (Markdown)")
-    parser.add_argument("--only", help="comma-separated row numbers (1-16) to run")
+    parser.add_argument("--only", help="comma-separated row numbers (1-17) to run")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the servers' folders")
     args = parser.parse_args(argv)

@@ -445,11 +445,14 @@ def test_unsubscribe_placeholders_are_replaced_and_not_numbered(
 
 def test_headers(tokens: Tokens, message: Message) -> None:
     result = run("", tokens, message)
+    echo = result.headers["X-Tracker-Message"]
     assert result.headers == {
         "List-Unsubscribe": f"<{unsubscribe(tokens, message)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "X-Tracker-Message": tokens.bounce_token(message),
+        "X-Mailgun-Variables": f'{{"tracker_message":"{echo}"}}',
     }
+    assert result.metadata == {"tracker_message": echo}
     assert tokens.read_unsubscribe(result.headers["List-Unsubscribe"][1:-1].rsplit("/", 1)[1])
     # The header names the message a bounce returns, and only as a bounce token.
     assert tokens.read_bounce(result.headers["X-Tracker-Message"]) == message

@@ -196,3 +196,22 @@ def test_a_read_only_data_directory_is_one_line(
     refused(exported, str(top / "data" / "tracker.db"))
     rotated = tracker(top, "keys", "rotate", run_as=run_as)
     refused(rotated, str(top / "data"))
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"TRACKER_SENDGRID_PUBLIC_KEY": "bm90IGEga2V5"}, "sendgrid_public_key"),
+        ({"TRACKER_POSTMARK_CREDENTIALS": "only-a-user"}, "postmark_credentials"),
+        ({"TRACKER_SES_TOPICS": "MyTopic"}, "ses_topics"),
+        ({"TRACKER_SES_CERT_HOSTS": "https://localhost/"}, "ses_cert_hosts"),
+        ({"TRACKER_MAILGUN_SIGNING_KEY": "key-abc123"}, "mailgun_signing_key"),
+    ],
+)  # fmt: skip
+def test_provider_settings_that_cannot_verify_are_refused(
+    tmp_path: Path, env: dict[str, str], name: str
+) -> None:
+    done = serve(tmp_path, "--port", str(free_port()), **env)
+    line = refused(done, name)
+    if name in ("mailgun_signing_key", "postmark_credentials"):
+        assert next(iter(env.values())) not in line, "secrets are never printed"

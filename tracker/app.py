@@ -17,10 +17,21 @@ from tracker import pages
 from tracker.config import Settings
 from tracker.decorate_pool import DecoratePool, stop_decorate_pool
 from tracker.events import iso, iso_now
-from tracker.keys import CLOCK, DECORATE_POOL, PAGES, RECORDER, SETTINGS, STORE, TOKENS, VIEWS
+from tracker.hooks.state import hook_state, hooks_ctx
+from tracker.keys import (
+    CLOCK,
+    DECORATE_POOL,
+    HOOKS,
+    PAGES,
+    RECORDER,
+    SETTINGS,
+    STORE,
+    TOKENS,
+    VIEWS,
+)
 from tracker.recorder import HitRecorder
 from tracker.render_cache import RenderCache
-from tracker.routes import api, health, mirror, tracking, ui, unsubscribe
+from tracker.routes import api, health, hooks, mirror, tracking, ui, unsubscribe
 from tracker.routes.table import add_fallback, no_route, safe_expect
 from tracker.store import open_store
 from tracker.store.base import Store
@@ -100,9 +111,11 @@ def create_app(
     app[RECORDER] = HitRecorder(settings, app[STORE], now)
     app[DECORATE_POOL] = DecoratePool(settings.secret_keys, settings.decorate_seconds)
     app[VIEWS] = RenderCache()
+    app[HOOKS] = hook_state(settings)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
     app.cleanup_ctx.append(workflow_ctx)
+    app.cleanup_ctx.append(hooks_ctx)
     app.on_shutdown.append(stop_decorate_pool)
 
     app.add_routes(tracking.routes)
@@ -113,6 +126,8 @@ def create_app(
     # The bare prefix is not the sub-application's: answer it here, before it.
     app.router.add_route("*", "/api/v1", no_route, expect_handler=safe_expect)
     app.add_subapp("/api/v1", api.api_app(request_log))
+    app.router.add_route("*", "/hooks", no_route, expect_handler=safe_expect)
+    app.add_subapp("/hooks", hooks.hooks_app(request_log, api.store_unavailable))
     assets = static_dir(settings)
     if assets is not None:
         app.router.add_static("/static", assets, expect_handler=safe_expect)

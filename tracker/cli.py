@@ -187,7 +187,7 @@ def _describe_database(settings: Settings) -> str:
 @click.option("--campaign", required=True, help="Campaign id.")
 @click.option("--email", "email_id", required=True, help="Email (template) id.")
 @click.option("--recipient", required=True, help="Recipient id.")
-@click.option("--json", "as_json", is_flag=True, help="Print {html, headers} as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print {html, headers, metadata} as JSON.")
 @click.option("--track-opens/--no-track-opens", default=True, help="Insert the open pixel.")
 @click.option("--track-clicks/--no-track-clicks", default=True, help="Rewrite links.")
 def decorate(

@@ -110,6 +110,18 @@ class Settings:
     keepalive_timeout: float = 15.0
     # CPU seconds one decorate call (API or view in browser) may take before it is refused.
     decorate_seconds: float = 10.0
+    # Provider webhooks (tracker.hooks); a provider whose setting is empty answers 404.
+    # The SNS topic ARNs whose SES notifications /hooks/ses accepts.
+    ses_topics: tuple[str, ...] = ()
+    # Hosts (host[:port]) besides sns.<region>.amazonaws.com that may serve SNS signing
+    # certificates and subscription confirmations: for tests.
+    ses_cert_hosts: tuple[str, ...] = ()
+    # SendGrid's Event Webhook verification key: base64 DER, as its console shows it, or PEM.
+    sendgrid_public_key: str = ""
+    # Mailgun's webhook signing key (HMAC-SHA256 of timestamp and token).
+    mailgun_signing_key: str = ""
+    # Postmark's webhook credentials, user:password, sent as HTTP basic auth.
+    postmark_credentials: str = ""
     # The domain of the VERP return path decorate gives (b-<token>@domain); empty: none.
     bounce_domain: str = ""
 
@@ -129,6 +141,8 @@ _LIST_KEYS = {
     "webhook_urls",
     "signals",
     "anonymous_campaigns",
+    "ses_topics",
+    "ses_cert_hosts",
 }
 _INT_KEYS = {
     "port",
@@ -260,6 +274,7 @@ def load(
         if not 0 < getattr(settings, key) <= 3600:
             raise ConfigError(f"{key}: must be more than 0 and at most 3600 seconds")
     _check_values(settings)
+    _check_hooks(settings)
     for name in _KEY_SETTINGS:
         value = getattr(settings, name)
         _check_keys(name, (value,) if isinstance(value, str) else value)
@@ -298,6 +313,30 @@ def _check_values(settings: Settings) -> None:
             "database_url: must be sqlite:///PATH or postgresql://…, "
             f"not {url.split(':', 1)[0][:20]}://…"
         )
+
+
+def _check_hooks(settings: Settings) -> None:
+    """Refuse provider settings that could never verify a webhook (never print a secret)."""
+    from tracker.hooks.signatures import load_sendgrid_key
+
+    for topic in settings.ses_topics:
+        if not topic.startswith("arn:"):
+            raise ConfigError(f"ses_topics: {topic[:80]!r} is not an SNS topic ARN (arn:aws:sns:…)")
+    for host in settings.ses_cert_hosts:
+        if not _HOST_PORT.match(host):
+            raise ConfigError(f"ses_cert_hosts: {host[:80]!r} is not host[:port]")
+    if settings.sendgrid_public_key and load_sendgrid_key(settings.sendgrid_public_key) is None:
+        raise ConfigError(
+            "sendgrid_public_key: not an EC public key (base64 DER as SendGrid shows it, or PEM)"
+        )
+    user, colon, password = settings.postmark_credentials.partition(":")
+    if settings.postmark_credentials and not (user and colon and password):
+        raise ConfigError("postmark_credentials: must be user:password")
+    if settings.mailgun_signing_key and len(settings.mailgun_signing_key) < 16:
+        raise ConfigError("mailgun_signing_key: too short to be Mailgun's webhook signing key")
+
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 
 
 def _check_keys(name: str, keys: tuple[str, ...], where: str = "") -> None:

@@ -29,6 +29,7 @@ last ``</body>`` outside comments (or at the end), followed by the open pixel.
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from html import escape, unescape
 from html.parser import HTMLParser
 
 from tracker.bounces.verp import bounce_address
+from tracker.hooks.notices import ECHO_FIELD, ECHO_HEADER
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
 
@@ -85,6 +87,9 @@ class Decorated:
     html: str
     headers: dict[str, str]
     links: tuple[tuple[int, str], ...]
+    # What the provider echoes back in its webhooks (tracker.hooks): SendGrid custom_args,
+    # Postmark Metadata, Mailgun variables; the same token as X-Tracker-Message.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,17 +388,24 @@ def _decorate(
         at = len(html) if found.body_end is None else found.body_end
         edits.append((at, at, tail))
 
+    echo = tokens.bounce_token(message)
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
-        "X-Tracker-Message": tokens.bounce_token(message),
+        # SES returns the original headers in its notifications; Mailgun reads its
+        # variables from this header and returns them with every event.
+        ECHO_HEADER: echo,
+        "X-Mailgun-Variables": json.dumps({ECHO_FIELD: echo}, separators=(",", ":")),
     }
-    return Decorated(_splice(html, edits), headers, links)
+    return Decorated(_splice(html, edits), headers, links, {ECHO_FIELD: echo})
 
 
 def answer(result: Decorated, bounce_domain: str) -> dict[str, object]:
-    """``{html, headers}`` of one copy, and its VERP ``bounce_address`` with a bounce domain."""
-    out: dict[str, object] = {"html": result.html, "headers": result.headers}
+    """``{html, headers, metadata}`` of one copy, and its VERP ``bounce_address`` with a
+    bounce domain."""
+    out: dict[str, object] = {
+        "html": result.html, "headers": result.headers, "metadata": result.metadata,
+    }  # fmt: skip
     if bounce_domain:
-        out["bounce_address"] = bounce_address(result.headers["X-Tracker-Message"], bounce_domain)
+        out["bounce_address"] = bounce_address(result.headers[ECHO_HEADER], bounce_domain)
     return out

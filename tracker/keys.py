@@ -19,6 +19,7 @@ from tracker.ui_session import Sessions
 
 if TYPE_CHECKING:  # these modules read their own key from here
     from tracker.decorate_pool import DecoratePool
+    from tracker.hooks.state import HookState
     from tracker.serving import Drain
     from tracker.workflow import Workflow
 
@@ -36,3 +37,5 @@ DECORATE_POOL: web.AppKey[DecoratePool] = web.AppKey("decorate_pool")
 VIEWS = web.AppKey("views", RenderCache)
 SESSIONS = web.AppKey("ui_sessions", Sessions)
 THROTTLE = web.AppKey("ui_login_throttle", LoginThrottle)
+# The provider webhooks' certificate cache and Mailgun tokens (tracker.hooks).
+HOOKS: web.AppKey[HookState] = web.AppKey("hooks")

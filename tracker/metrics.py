@@ -61,6 +61,20 @@ STORE_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+HOOK_EVENTS = Counter(
+    "tracker_hook_events",
+    "Provider webhook events by provider and outcome (stored, duplicate, ignored: a type"
+    " tracker does not log, unmatched: no message found, invalid).",
+    ["provider", "outcome"],
+    registry=REGISTRY,
+)
+HOOK_REFUSED = Counter(
+    "tracker_hook_refused",
+    "Provider webhook requests refused, by provider and reason (bad_signature, stale, …).",
+    ["provider", "reason"],
+    registry=REGISTRY,
+)
+
 
 def error_kind(exc: BaseException) -> str:
     """A short label for a database error: locked, io, full or other."""
