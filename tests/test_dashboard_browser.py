@@ -299,6 +299,17 @@ async def test_a_campaign_reads_right_in_the_dashboard(
         for c in theirs_clients
     ]
     await shots(page, "statistics")
+    # Printed: no navigation or forms, the charts within the page, their text still 12 px+.
+    await page.emulate_media(media="print")
+    await page.set_viewport_size({"width": 700, "height": 900})
+    assert await page.eval_on_selector(".bar", "b => getComputedStyle(b).display") == "none"
+    plot = await page.locator("#timeline-chart").bounding_box()
+    assert 300 < plot["width"] and plot["x"] + plot["width"] <= 700
+    size = await page.eval_on_selector("#clients-chart text", "t => getComputedStyle(t).fontSize")
+    assert float(size.removesuffix("px")) >= 12
+    await page.pdf(path=str(ARTIFACTS / "dashboard-statistics.pdf"))
+    await page.emulate_media(media="screen")
+    await page.set_viewport_size({"width": 1280, "height": 900})
     await page.click("text=URLs and click streams")
     await page.wait_for_selector("#urls")
     await shots(page, "urls")
