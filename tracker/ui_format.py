@@ -38,6 +38,17 @@ def when(value: str | None) -> Markup:
     return Markup('<time datetime="{0}" title="{0}">{1}</time>').format(value, text)
 
 
+def day(value: str | None) -> Markup:
+    """A stored time as its day, ``30 Nov 2026`` (the script: the viewer's day)."""
+    if not value:
+        return Markup("–")
+    moment = parse(value)
+    if moment is None:
+        return Markup(escape(value))
+    text = f"{moment.astimezone(UTC):%d %b %Y}".lstrip("0")
+    return Markup('<time datetime="{0}" title="{0}" data-day>{1}</time>').format(value, text)
+
+
 def percent(value: float | None) -> str:
     """A rate as ``44.4 %`` (an en dash when it has no denominator)."""
     return "–" if value is None else f"{value * 100:.1f} %"
@@ -46,4 +57,5 @@ def percent(value: float | None) -> str:
 def register(env: Environment) -> None:
     """Add the filters to ``env``."""
     env.filters["when"] = when
+    env.filters["day"] = day
     env.filters["percent"] = percent

@@ -32,7 +32,7 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "clicks": ("Clicks", lambda d: d["clicks"]),
     "unique_clickers": ("Clickers", lambda d: d["unique_clickers"]),
     "click_rate": ("Click rate", lambda d: d["rates"]["click"] or 0),
-    "unsubscribed": ("Unsubscribes", lambda d: d["unsubscribed"]),
+    "unsubscribed": ("Unsub\u00adscribes", lambda d: d["unsubscribed"]),
     "hard_bounced": ("Hard bounces", lambda d: d["hard_bounced"]),
     "soft_bounced": ("Soft bounces", lambda d: d["soft_bounced"]),
     "last_activity": ("Last activity", lambda d: d["last_activity"] or ""),
