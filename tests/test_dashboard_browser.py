@@ -264,8 +264,12 @@ async def test_a_campaign_reads_right_in_the_dashboard(
     assert tiles["bounces"] == str(first["hard_bounced"] + first["soft_bounced"])
     bots = first["bots"]
     assert tiles["machines"] == str(bots["machine_opens"] + bots["bot_opens"] + bots["bot_clicks"])
-    for key in ROWS:
+    for key in (*ROWS, "delivered"):
         assert await page.text_content(f"td[data-figure={key}]") == str(first[key])
+    for key, value in first["rates"].items():
+        assert await page.text_content(f"td[data-rate={key}]") == percent(value)
+    for key, value in bots.items():
+        assert await page.text_content(f"td[data-bots={key}]") == str(value)
     hours = (await api(client, auth, "/api/v1/deliveries/fall-sale/timeline"))["hours"]
     opened = await page.eval_on_selector_all(
         "#timeline-chart rect.opens", "rs => rs.map(r => +r.dataset.opened)"
@@ -312,6 +316,14 @@ async def test_a_campaign_reads_right_in_the_dashboard(
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.click("text=URLs and click streams")
     await page.wait_for_selector("#urls")
+    listed_urls = await page.eval_on_selector_all(
+        "#urls tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    theirs_urls = await api(client, auth, "/api/v1/deliveries/fall-sale/urls")
+    assert listed_urls == [
+        [str(u["link"]), u["url"], str(u["clicks"]), str(u["unique_clickers"]), percent(u["share"])]
+        for u in theirs_urls
+    ]
     await shots(page, "urls")
 
     # Hot clicks: the email as it looks, its shares beside it; no tracking pixel loads.
