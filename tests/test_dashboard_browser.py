@@ -347,6 +347,11 @@ async def test_a_campaign_reads_right_in_the_dashboard(
         listed = await cells(page, f"#hot-list tr[data-link='{u['link']}']")
         assert listed == {"share": percent(u["share"]), "clicks": str(u["clicks"])}
     await shots(page, "hot-clicks")
+    followed = await frame.eval_on_selector(
+        "a[data-tracker-link='1']",
+        "a => a.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))",
+    )
+    assert followed is False, "a link in the frame goes nowhere"
     assert [r for r in requests[before:] if "/o/" in r] == [], "no pixel left the frame"
     resp = await client.get("/api/v1/recipients/pasted/tracking", headers=auth)
     assert (await resp.json())["items"] == [], "the pasted pixel logged nothing"
