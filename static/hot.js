@@ -1,6 +1,7 @@
 // Hot clicks: draws each tracked link's share of the clicks on the delivery's own HTML.
-// The HTML sits in a sandboxed frame (no script of its own runs); this script, served by
-// tracker, reads the numbers from the page and marks each link numbered by decorate.
+// The HTML sits in a sandboxed frame (no script of its own runs, its own policy lets only
+// its inline styles and its own images load); this script, served by tracker, reads the
+// numbers from the page and marks each link numbered by decorate.
 "use strict";
 (function () {
   const frame = document.getElementById("hot-frame");
@@ -11,10 +12,16 @@
     const hue = Math.round(55 - 55 * Math.min(1, share * 2));
     return `hsl(${hue}, 95%, ${Math.round(70 - 25 * Math.min(1, share * 2))}%)`;
   }
+  function fit() {
+    const doc = frame.contentDocument;
+    if (doc && doc.documentElement) {
+      frame.style.height = `${doc.documentElement.scrollHeight + 20}px`;
+    }
+  }
   function draw() {
     const doc = frame.contentDocument;
-    // Before its srcdoc loads, the frame holds an empty about:blank document.
-    if (!doc || doc.URL !== "about:srcdoc" || doc.querySelector(".tracker-hot")) return;
+    // Before the email loads, the frame holds an empty about:blank document.
+    if (!doc || !doc.URL.endsWith("/email") || doc.querySelector(".tracker-hot")) return;
     for (const link of doc.querySelectorAll("a[data-tracker-link]")) {
       const entry = shares.get(link.dataset.trackerLink);
       const share = entry ? entry.share : 0;
@@ -26,11 +33,18 @@
       Object.assign(badge.style, {
         background: heat(share), color: "#111", font: "bold 12px system-ui, sans-serif",
         padding: "1px 5px", borderRadius: "4px", marginLeft: "4px", whiteSpace: "nowrap",
+        display: "inline-block",
       });
       link.style.outline = `3px solid ${heat(share)}`;
       link.insertAdjacentElement("afterend", badge);
     }
-    frame.style.height = `${doc.documentElement.scrollHeight + 20}px`;
+    // Following a link from the frame is not a click of a recipient: it goes nowhere.
+    doc.addEventListener("click", (event) => {
+      if (event.target.closest && event.target.closest("a")) event.preventDefault();
+    });
+    fit();
+    // Images load after the document: fit the frame again as each one arrives.
+    for (const img of doc.images) img.addEventListener("load", fit);
   }
   frame.addEventListener("load", draw);
   if (frame.contentDocument && frame.contentDocument.readyState === "complete") draw();

@@ -64,9 +64,11 @@ def script(rnd: random.Random, start: datetime = START) -> tuple[list[str], list
     return people, done
 
 
-async def send(client: TestClient, clock: Clock, tokens: Tokens, s: Sent) -> None:
+async def send(
+    client: TestClient, clock: Clock, tokens: Tokens, s: Sent, delivery: str = DELIVERY
+) -> None:
     clock.now = s.at
-    message = Message(DELIVERY, s.who, "autumn", "fall-email")
+    message = Message(delivery, s.who, "autumn", "fall-email")
     address = "203.0.113.9" if s.person else "40.107.3.7"
     headers = {"User-Agent": s.user_agent, "X-Forwarded-For": address}
     if s.kind == "open":
@@ -84,31 +86,39 @@ async def send(client: TestClient, clock: Clock, tokens: Tokens, s: Sent) -> Non
 
 
 async def mail(
-    client: TestClient, clock: Clock, tokens: Tokens, auth: dict[str, str], start: datetime
+    client: TestClient,
+    clock: Clock,
+    tokens: Tokens,
+    auth: dict[str, str],
+    start: datetime,
+    delivery: str = DELIVERY,
+    seed: int = 7,
+    html: str = TEMPLATE,
 ) -> tuple[list[str], list[Sent]]:
-    """Register the delivery, report its sends and outcomes, then replay every hit."""
-    people, done = script(random.Random(7), start)
+    """Register the delivery (``html``: four links, to shop.example/0 … /3), report its
+    sends and outcomes, then replay every hit of the script ``seed`` draws."""
+    people, done = script(random.Random(seed), start)
     clock.now = start
     resp = await client.post("/api/v1/decorate", headers=auth, json={
-        "delivery": DELIVERY, "campaign": "autumn", "email": "fall-email", "recipient": "x",
-        "html": TEMPLATE})  # fmt: skip
+        "delivery": delivery, "campaign": "autumn", "email": "fall-email", "recipient": "x",
+        "html": html})  # fmt: skip
     assert resp.status == 200
     events = []
     for n, who in enumerate(people):
-        events.append({"id": f"s{n}", "type": "sent", "delivery": DELIVERY, "recipient": who,
-                       "at": iso(start)})  # fmt: skip
+        events.append({"id": f"{delivery}-s{n}", "type": "sent", "delivery": delivery,
+                       "recipient": who, "at": iso(start)})  # fmt: skip
         if n < 27:
             kind = {"type": "delivered"}
         elif n < 29:
             kind = {"type": "hard_bounced", "category": "invalid"}
         else:
             kind = {"type": "soft_bounced"}
-        events.append({"id": f"o{n}", "delivery": DELIVERY, "recipient": who,
+        events.append({"id": f"{delivery}-o{n}", "delivery": delivery, "recipient": who,
                        "at": iso(start + timedelta(seconds=30)), **kind})  # fmt: skip
     resp = await client.post("/api/v1/events", json=events, headers=auth)
     assert resp.status == 200
     for s in done:
-        await send(client, clock, tokens, s)
+        await send(client, clock, tokens, s, delivery)
     return people, done
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from tracker import ui_format
 from tracker.keys import PAGES
 
 # Pages hold a capability (the token) in their URL: no caching, no referrer, no framing,
@@ -25,11 +26,13 @@ PAGE_HEADERS = {
 
 def environment() -> Environment:
     """The Jinja2 environment for tracker's pages."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("tracker", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         enable_async=False,
     )
+    ui_format.register(env)
+    return env
 
 
 # The dashboard runs tracker's own scripts and shows a delivery's HTML in a sandboxed frame.

@@ -198,6 +198,18 @@ class Store(Protocol):
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Raw hits after a cursor, filtered (see reports.delivery_logs); the next."""
 
+    async def delivery_summaries(self, traffic: str = "human") -> list[dict[str, Any]]:
+        """Every delivery: campaign, email, date and its statistics' figures."""
+
+    async def recipients(self, prefix: str = "", limit: int = 50) -> list[dict[str, Any]]:
+        """Recipients whose id starts with ``prefix``, each with their latest event."""
+
+    async def recipient_known(self, recipient: str) -> bool:
+        """Whether any event or raw hit names ``recipient``."""
+
+    async def recipient_outcomes(self, recipient: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The person's bounces and unsubscribes, newest first."""
+
     async def ping(self) -> None:
         """Raise if the database cannot be read."""
 

@@ -242,3 +242,15 @@ class Reads:
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
         return await reports.delivery_logs(self._rows, delivery, filters, after=after, limit=limit)
+
+    async def delivery_summaries(self, traffic: str = "human") -> list[dict[str, Any]]:
+        return await reports.delivery_summaries(self._rows, traffic)
+
+    async def recipients(self, prefix: str = "", limit: int = 50) -> list[dict[str, Any]]:
+        return await reports.recipients(self._rows, prefix, limit)
+
+    async def recipient_known(self, recipient: str) -> bool:
+        return await reports.recipient_known(self._rows, recipient)
+
+    async def recipient_outcomes(self, recipient: str, limit: int = 100) -> list[dict[str, Any]]:
+        return await reports.recipient_outcomes(self._rows, recipient, limit)

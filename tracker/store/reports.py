@@ -322,3 +322,155 @@ async def deliveries(
         (pattern, limit),
     )
     return [dict(r) for r in found]
+
+
+# Every delivery's totals at once (the deliveries list and the campaign page): the same
+# facts as TOTALS, for all deliveries, and the tail of every delivery.
+ALL_TOTALS = f"""
+WITH facts (delivery, type, verdict, n, first_at, last_at) AS (
+    SELECT delivery, type, verdict, n, first_at, last_at FROM report_totals
+    UNION ALL SELECT e.delivery, e.type, {VERDICT}, 1, e.at, e.at
+    FROM events AS e NOT INDEXED WHERE e.id > {AFTER_WATERMARK}
+)
+SELECT delivery, type, verdict, sum(n) AS n, min(first_at) AS first, max(last_at) AS last
+FROM facts GROUP BY delivery, type, verdict
+"""
+
+
+def all_uniques_sql(traffic: str) -> str:
+    """Unique clickers of any link per delivery, as ``uniques_sql`` counts them."""
+    return f"""
+WITH tail (delivery, recipient) AS (
+    SELECT DISTINCT e.delivery, e.recipient FROM events AS e NOT INDEXED
+    WHERE e.id > {AFTER_WATERMARK} AND e.type = 'clicked' AND e.link != {HONEYPOT_LINK}
+      AND {traffic_filter(traffic, "e.verdict")}
+),
+fresh (delivery, recipient) AS (
+    SELECT delivery, recipient FROM tail AS t WHERE NOT EXISTS (
+        SELECT 1 FROM report_clickers AS c WHERE c.delivery = t.delivery AND c.link = -1
+        AND c.class = :class AND c.recipient = t.recipient)
+)
+SELECT delivery, sum(n) AS n FROM (
+    SELECT delivery, n FROM report_uniques WHERE link = -1 AND class = :class
+    UNION ALL
+    SELECT delivery, count(*) FROM fresh GROUP BY delivery
+) AS counted GROUP BY delivery
+"""
+
+
+def _figures(counts: list[Any], unique_clickers: int, traffic: str) -> dict[str, Any]:
+    """One delivery's counts and rates from its (type, verdict, n, first, last) rows, as
+    ``delivery_stats`` computes them."""
+
+    def count(kind: EventType) -> int:
+        verdicts = COUNTED[traffic] if kind in JUDGED_TYPES else VERDICTS
+        return sum(int(r["n"]) for r in counts if r["type"] == kind and r["verdict"] in verdicts)
+
+    sent, delivered = count(EventType.SENT), count(EventType.DELIVERED)
+    opened, unsubscribed = count(EventType.OPENED), count(EventType.UNSUBSCRIBED)
+    active = [r for r in counts if r["type"] in HIT_TYPES and r["verdict"] in COUNTED[traffic]]
+    return {
+        "sent": sent,
+        "delivered": delivered,
+        "hard_bounced": count(EventType.HARD_BOUNCED),
+        "soft_bounced": count(EventType.SOFT_BOUNCED),
+        "opened": opened,
+        "clicks": count(EventType.CLICKED),
+        "unique_clickers": unique_clickers,
+        "unsubscribed": unsubscribed,
+        "rates": {
+            "delivery": rate(delivered, sent),
+            "open": rate(opened, delivered),
+            "click": rate(unique_clickers, delivered),
+            "click_to_open": rate(unique_clickers, opened),
+            "unsubscribe": rate(unsubscribed, delivered),
+        },
+        "first_event": min((r["first"] for r in counts), default=None),
+        "first_sent": min((r["first"] for r in counts if r["type"] == "sent"), default=None),
+        "last_activity": max((r["last"] for r in active), default=None),
+    }
+
+
+async def delivery_summaries(rows: Rows, traffic: str) -> list[dict[str, Any]]:
+    """Every delivery with its campaign, email, date (its first Sent, else its registration,
+    else its first event) and the figures of its statistics (``delivery_stats``)."""
+    totals = await rows(ALL_TOTALS, {})
+    uniques = await rows(all_uniques_sql(traffic), {"class": CLASS[traffic]})
+    clickers = {r["delivery"]: int(r["n"]) for r in uniques}
+    registered = {
+        r["delivery"]: r
+        for r in await rows("SELECT delivery, campaign, email, registered_at FROM deliveries", ())
+    }
+    grouped: dict[str, list[Any]] = {d: [] for d in registered}
+    for r in totals:
+        grouped.setdefault(r["delivery"], []).append(r)
+    unnamed = [d for d in grouped if d not in registered]
+    named = await _campaigns(rows, unnamed)
+    out = []
+    for delivery, counts in grouped.items():
+        figures = _figures(counts, clickers.get(delivery, 0), traffic)
+        known = registered.get(delivery)
+        campaign, email = (known["campaign"], known["email"]) if known else named[delivery]
+        registered_at = known["registered_at"] if known else None
+        date = figures["first_sent"] or registered_at or figures["first_event"]
+        out.append({"delivery": delivery, "campaign": campaign, "email": email,
+                    "date": date, **figures})  # fmt: skip
+    return out
+
+
+async def _campaigns(rows: Rows, deliveries: list[str]) -> dict[str, tuple[Any, Any]]:
+    """The campaign and email an unregistered delivery's events name (its first such)."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for delivery in deliveries:
+        named = await rows(
+            "SELECT campaign, email FROM events WHERE delivery = ? AND campaign IS NOT NULL"
+            " LIMIT 1",
+            (delivery,),
+        )
+        found[delivery] = (named[0]["campaign"], named[0]["email"]) if named else (None, None)
+    return found
+
+
+async def recipients(rows: Rows, prefix: str, limit: int) -> list[dict[str, Any]]:
+    """Recipients whose id starts with ``prefix`` (by their index, so the search stays fast
+    on a large log), in id order, each with their latest event."""
+    found = await rows(
+        "SELECT DISTINCT recipient FROM events INDEXED BY events_recipient"
+        " WHERE recipient >= :prefix AND recipient < :upper"
+        " AND substr(recipient, 1, :length) = :prefix ORDER BY recipient LIMIT :limit",
+        {
+            "prefix": prefix,
+            "upper": prefix + "\U0010ffff",
+            "length": len(prefix),
+            "limit": limit,
+        },  # fmt: skip
+    )
+    out = []
+    for r in found:
+        latest = await rows(
+            "SELECT type, at, delivery FROM events WHERE recipient = ? ORDER BY at DESC LIMIT 1",
+            (r["recipient"],),
+        )
+        out.append({"recipient": r["recipient"], **(dict(latest[0]) if latest else {})})
+    return out
+
+
+async def recipient_known(rows: Rows, recipient: str) -> bool:
+    """Whether the activity log or the raw log names ``recipient``."""
+    found = await rows(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE recipient = ?)"
+        " OR EXISTS (SELECT 1 FROM hits WHERE recipient = ?) AS known",
+        (recipient, recipient),
+    )
+    return bool(found[0]["known"])
+
+
+async def recipient_outcomes(rows: Rows, recipient: str, limit: int) -> list[dict[str, Any]]:
+    """The person's bounces and unsubscribes (complaints among them), newest first."""
+    found = await rows(
+        "SELECT type, at, delivery, campaign, category, reason FROM events"
+        " WHERE recipient = ? AND type IN ('hard_bounced', 'soft_bounced', 'unsubscribed')"
+        " ORDER BY at DESC, id DESC LIMIT ?",
+        (recipient, limit),
+    )
+    return [dict(r) for r in found]
