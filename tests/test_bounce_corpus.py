@@ -21,9 +21,9 @@ def test_addresses_and_decisions_on_real_bounces() -> None:
     print(result.table())
     print(result.summary())
     assert result.found / result.addressed >= 0.98
+    # The goals: the decision right for 95 %, and invalid (which stops mail for
+    # good) wrong at most once in a hundred.
     assert result.right / result.rows >= 0.95
-    # A measured floor: the goal (0.99) is not reached yet; this holds what is, so
-    # a change that makes it worse fails.
-    assert result.precision("invalid") >= 0.975
+    assert result.precision("invalid") >= 0.99
     assert result.precision("complaint") == 1.0
     assert result.recall("not_a_bounce") == 1.0
