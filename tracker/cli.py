@@ -7,10 +7,11 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -25,8 +26,10 @@ from tracker.config import (
     secret_keys_file,
     with_generated_secrets,
 )
+from tracker.events import EventType
 from tracker.eventtypes import FIGURES
 from tracker.filemodes import private_umask
+from tracker.progress import Progress, duration
 
 if TYPE_CHECKING:
     from tracker.store.base import Store
@@ -80,11 +83,36 @@ def with_store(settings: Settings, use: Callable[[Any], Any]) -> Any:
     return asyncio.run(run())
 
 
-@click.group()
+class Command(click.Command):
+    """A command whose line in its group's help is its whole first line, not cut at 45."""
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or (self.help or "").strip().split("\n", 1)[0]
+
+
+class Group(click.Group):
+    command_class = Command
+    group_class = type  # subgroups are Groups too
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or (self.help or "").strip().split("\n", 1)[0]
+
+
+def interrupted(progress: Progress | None, next_step: str) -> NoReturn:
+    """Ctrl-C between chunks: say how far the command got and how to go on; exit 130."""
+    done = f" after {progress.so_far()} in {duration(progress.seconds)}" if progress else ""
+    click.echo(f"\nInterrupted{done}. {next_step}", err=True)
+    sys.exit(130)
+
+
+@click.group(cls=Group, context_settings={"show_default": True, "max_content_width": 100})
 @click.version_option(package_name="tracker")
 @click.pass_context
 def main(ctx: click.Context) -> None:
-    """tracker: tracking pixel and redirect server for email marketing."""
+    """tracker: tracking pixel and redirect server for email marketing.
+
+    Shell completion: eval "$(_TRACKER_COMPLETE=bash_source tracker)" (zsh_source, fish_source).
+    """
     # Databases, backups, exports and keys hold tracking data or secrets: 0600 whatever
     # the shell's umask (restored when the command ends, for callers in-process).
     before = private_umask()
@@ -116,7 +144,11 @@ def serve(
     workers: int,
     reuse_port: bool,
 ) -> None:
-    """Start the server; with no configuration it keeps its data in ./tracker-data."""
+    """Start the server; with no configuration it keeps its data in ./tracker-data.
+
+    \b
+    Example: tracker serve --port 8080 --workers 2
+    """
     from tracker.app import create_app
 
     settings = settings_from(config_path, host=host, port=port)
@@ -205,6 +237,10 @@ def decorate(
 
     Also registers the delivery's numbered links for reports, and TEMPLATE as RECIPIENT's
     copy for their "view in browser" link.
+
+    \b
+    Example: tracker decorate email.html --delivery spring-1 --campaign spring
+             --email sale-v3 --recipient subscriber-4711 --json
     """
     from tracker import decorate as decorating
     from tracker.store.base import DeliveryTemplate
@@ -259,6 +295,9 @@ def check(
     """Pre-flight check of MESSAGE_FILE (.eml): RFC 8058 headers, DKIM, links, pixel.
 
     Changes nothing unless --post is given.
+
+    \b
+    Example: tracker check message.eml
     """
     from tracker.check import check_message
     from tracker.tokens import Tokens
@@ -284,7 +323,11 @@ def keys() -> None:
 @keys.command()
 @config_option
 def rotate(config_path: Path | None) -> None:
-    """Add a new signing key: it signs from the next start on; older keys still verify."""
+    """Add a new signing key: it signs from the next start on; older keys still verify.
+
+    \b
+    Example: tracker keys rotate
+    """
     try:
         configured = load(config_path)
     except ConfigError as exc:
@@ -318,7 +361,11 @@ def rotate(config_path: Path | None) -> None:
     help="Only hits from this time on (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00Z).",
 )
 def rescore(config_path: Path | None, since: str | None) -> None:
-    """Judge stored hits again with today's signals and network lists; reports follow."""
+    """Judge stored hits again with today's signals and network lists; reports follow.
+
+    \b
+    Example: tracker rescore --since 2026-11-01
+    """
     from tracker.events import iso
 
     settings = settings_from(config_path)
@@ -330,20 +377,46 @@ def rescore(config_path: Path | None, since: str | None) -> None:
             raise click.BadParameter("not an ISO 8601 date or time", param_hint="--since") from None
         start = iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
-    judged, changed = with_store(settings, lambda store: store.rescore(start))
-    click.echo(f"Judged {judged} hits again; {changed} verdicts changed.")
+    shown: list[Progress] = []
+
+    async def run(store: Store) -> tuple[int, int]:
+        total = await store.count_judged_hits(start)
+        with Progress("Rescoring", total, "hits") as progress:
+            shown.append(progress)
+            return await store.rescore(start, progress.advance)
+
+    try:
+        judged, changed = with_store(settings, run)
+    except KeyboardInterrupt:
+        interrupted(shown[0] if shown else None, "What was judged is kept; running it again"
+                    " judges every hit again from the start (harmless).")  # fmt: skip
+    took = shown[0].seconds if shown else 0.0
+    click.echo(f"Judged {judged:,} hits again in {duration(took)}; {changed:,} verdicts changed.")
 
 
 @main.command()
 @config_option
 @click.argument("recipient")
 def forget(config_path: Path | None, recipient: str) -> None:
-    """Erase RECIPIENT's hits and events; an unsubscribed or bounced person stays so."""
+    """Erase RECIPIENT's hits and events; an unsubscribed or bounced person stays so.
+
+    \b
+    Example: tracker forget subscriber-4711
+    """
 
     settings = settings_from(config_path)
 
-    hits, events = with_store(settings, lambda store: store.forget(recipient))
-    click.echo(f"Forgot {recipient}: {hits} hits and {events} events deleted.")
+    started = time.monotonic()
+    try:
+        hits, events = with_store(settings, lambda store: store.forget(recipient))
+    except KeyboardInterrupt:
+        interrupted(None, "Forgetting is one transaction: nothing or all of it is done;"
+                    " run it again to be sure.")  # fmt: skip
+    took = duration(time.monotonic() - started)
+    if hits == events == 0:
+        click.echo(f"Nothing stored names {recipient!r}: nothing deleted ({took}).")
+        return
+    click.echo(f"Forgot {recipient}: {hits:,} hits and {events:,} events deleted in {took}.")
 
 
 @main.group()
@@ -354,19 +427,39 @@ def workflow() -> None:
 @workflow.command("run")
 @config_option
 def workflow_run(config_path: Path | None) -> None:
-    """Run the tracking workflow once, now (beside a running server too)."""
+    """Run the tracking workflow once, now (beside a running server too).
+
+    \b
+    Example: tracker workflow run
+    """
     from tracker.app import utc_now
+    from tracker.store.units import WorkflowRun
     from tracker.workflow import Workflow, WorkflowFailed
 
     settings = settings_from(config_path)
 
+    shown: list[Progress] = []
+
+    async def run(store: Store) -> WorkflowRun:
+        backlog = await store.workflow_backlog()
+        with Progress("Consolidating", backlog, "events") as progress:
+            shown.append(progress)
+            return await Workflow(store, settings, utc_now).run(progress.advance)
+
     try:
-        unit = with_store(settings, lambda store: Workflow(store, settings, utc_now).run())
+        unit = with_store(settings, run)
     except WorkflowFailed as exc:
-        raise click.ClickException(f"the run failed and is recorded: {exc}") from None
+        raise click.ClickException(
+            f"the run failed and is recorded: {exc}; run it again once the database is back"
+        ) from None
+    except KeyboardInterrupt:
+        interrupted(shown[0] if shown else None, "Each chunk is committed with the watermark:"
+                    " running it again continues where this one stopped.")  # fmt: skip
+    took = shown[0].seconds if shown else 0.0
     click.echo(
-        f"Workflow run: {unit.rows_read} events read, {unit.rows_written} report rows"
-        f" written, {unit.expired} expired hits deleted; watermark {unit.watermark}."
+        f"Workflow run in {duration(took)}: {unit.rows_read:,} events read,"
+        f" {unit.rows_written:,} report rows written, {unit.expired:,} expired hits deleted;"
+        f" watermark {unit.watermark}."
     )
 
 
@@ -387,6 +480,11 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def percent(rate: float | None) -> str:
+    """``67.6 %`` (rates are fractions in the store and in JSON); ``-`` when undefined."""
+    return "-" if rate is None else f"{rate * 100:.1f} %"
+
+
 BOTS_OPTION = click.option(
     "--bots",
     type=click.Choice(["exclude", "include", "only"]),
@@ -401,7 +499,11 @@ BOTS_OPTION = click.option(
 @BOTS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json: bool) -> None:
-    """DELIVERY's statistics and its links' clicks."""
+    """DELIVERY's statistics and its links' clicks.
+
+    \b
+    Example: tracker report delivery spring-sale-1 --bots include
+    """
     from tracker.routes.replies import BOTS
 
     traffic = BOTS[bots]
@@ -426,13 +528,15 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
         return
     stats = found["stats"]
     lines = [{"figure": k, "value": stats[k]} for _, k in FIGURES]
-    lines += [{"figure": f"{k} rate", "value": v} for k, v in stats["rates"].items()]
+    lines += [{"figure": f"{k.replace('_', ' ')} rate", "value": percent(v)}
+              for k, v in stats["rates"].items()]  # fmt: skip
     lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
     lines += [{"figure": "first activity", "value": stats["first_activity"]},
               {"figure": "last activity", "value": stats["last_activity"]}]  # fmt: skip
     click.echo(f"Delivery {delivery} ({bots} bots)\n")
     click.echo(_table(lines, ["figure", "value"]))
-    click.echo("\n" + _table(found["urls"], ["link", "clicks", "unique_clickers", "share", "url"]))
+    urls = [{**u, "share": percent(u.get("share"))} for u in found["urls"]]
+    click.echo("\n" + _table(urls, ["link", "clicks", "unique_clickers", "share", "url"]))
 
 
 @report.command("recipient")
@@ -441,7 +545,11 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
 @BOTS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def report_recipient(config_path: Path | None, recipient: str, bots: str, as_json: bool) -> None:
-    """RECIPIENT's activity log, oldest first."""
+    """RECIPIENT's activity log, oldest first.
+
+    \b
+    Example: tracker report recipient subscriber-4711 --json
+    """
     from tracker.routes.replies import BOTS
 
     async def read(store: Any) -> list[dict[str, Any]]:
@@ -463,16 +571,27 @@ EXPORT_COLUMNS = ["cursor", "id", "type", "at", "delivery", "recipient", "campai
                   "verdict"]  # fmt: skip
 
 
+EVENT_TYPES = [t.value for t in EventType]
+EMPTY_AS_NULL = ("campaign", "email")  # stored as '' when the sender gave none
+
+
 @main.command()
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl")
-@click.option("--after", type=int, default=0, help="Resume after this cursor.")
-@click.option("--type", "event_type", default=None, help="Only events of this type.")
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl",
+              help="JSON lines or CSV with a header.")  # fmt: skip
+@click.option("--after", type=click.IntRange(min=0), default=0, help="Resume after this cursor.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), default=None,
+              help="Only events of this type.")  # fmt: skip
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="Where to write (- is standard output).")  # fmt: skip
 def export(
     config_path: Path | None, fmt: str, after: int, event_type: str | None, output: IO[str]
 ) -> None:
-    """Write the activity log in commit order, as CSV or JSON lines (each with its cursor)."""
+    """Write the activity log in commit order, as CSV or JSON lines (each with its cursor).
+
+    \b
+    Example: tracker export --type clicked --format csv -o clicks.csv
+    """
     import csv
 
     from tracker.store.maintenance import event_pages
@@ -480,20 +599,39 @@ def export(
     writer = csv.DictWriter(output, EXPORT_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
+    shown: list[Progress] = []
+    last = [after]
 
     async def read(store: Store) -> int:
-        written = 0
-        async for page in event_pages(store, after, event_type):
-            for item in page:
-                if writer is not None:
-                    writer.writerow(item)
-                else:
-                    output.write(json.dumps(item) + "\n")
-            written += len(page)
-        return written
+        total = await store.count_events_after(after, event_type)
+        with Progress("Exporting", total, "events") as progress:
+            shown.append(progress)
+            async for page in event_pages(store, after, event_type):
+                for item in page:
+                    for key in EMPTY_AS_NULL:
+                        if item.get(key) == "":
+                            item[key] = None
+                    if writer is not None:
+                        writer.writerow(item)
+                    else:
+                        output.write(json.dumps(item) + "\n")
+                output.flush()
+                last[0] = int(page[-1]["cursor"])
+                progress.advance(len(page))
+            return progress.done
 
-    count = with_store(settings_from(config_path), read)
-    click.echo(f"{count} events exported.", err=True)
+    try:
+        count = with_store(settings_from(config_path), read)
+    except KeyboardInterrupt:
+        interrupted(shown[0] if shown else None, f"Everything up to cursor {last[0]} is written:"
+                    f" run it again with --after {last[0]} to continue.")  # fmt: skip
+    of_type = f" of type {event_type}" if event_type else ""
+    if count == 0:
+        click.echo(f"No events{of_type} after cursor {after}: nothing exported.", err=True)
+        return
+    took = duration(shown[0].seconds) if shown else "0.0 s"
+    click.echo(f"{count:,} events{of_type} exported in {took}; the last cursor is {last[0]}"
+               f" (--after {last[0]} continues from there).", err=True)  # fmt: skip
 
 
 @main.group()
@@ -504,7 +642,11 @@ def db() -> None:
 @db.command("migrate")
 @config_option
 def db_migrate(config_path: Path | None) -> None:
-    """Bring the database to this tracker's schema (the server also does it at start)."""
+    """Bring the database to this tracker's schema (the server also does it at start).
+
+    \b
+    Example: tracker db migrate
+    """
     from tracker.store.base import UnknownSchema
     from tracker.store.maintenance import migrate
 
@@ -525,7 +667,11 @@ def db_migrate(config_path: Path | None) -> None:
 @config_option
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 def db_backup(config_path: Path | None, target: Path) -> None:
-    """Copy the SQLite database to TARGET while the server runs (SQLite's online backup)."""
+    """Copy the SQLite database to TARGET while the server runs (SQLite's online backup).
+
+    \b
+    Example: tracker db backup /var/backups/tracker-$(date +%F).db
+    """
     from tracker.store.maintenance import backup
 
     settings = settings_from(config_path)
@@ -535,10 +681,31 @@ def db_backup(config_path: Path | None, target: Path) -> None:
         )
     if target.exists():
         raise click.ClickException(f"{target} exists: give a new file")
-    check = backup(settings.sqlite_path, target)
+    if not settings.sqlite_path.exists():
+        raise OperatorError(f"no database at {settings.sqlite_path}: nothing to back up")
+    pages = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True)
+    try:
+        total = int(pages.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        pages.close()
+    progress = Progress("Backing up", total, "pages")
+    copied = [0]
+
+    def step(done: int, _: int) -> None:
+        progress.advance(max(0, done - copied[0]))
+        copied[0] = done
+
+    try:
+        with progress:
+            check = backup(settings.sqlite_path, target, step)
+    except KeyboardInterrupt:
+        target.unlink(missing_ok=True)
+        interrupted(progress, f"The partial copy {target} is removed: run it again.")
     if check != "ok":
         raise click.ClickException(f"the copy failed its integrity check: {check}")
-    click.echo(f"Backed up {settings.sqlite_path} to {target} (integrity check ok).")
+    size = target.stat().st_size / 1_000_000
+    click.echo(f"Backed up {settings.sqlite_path} to {target} ({size:,.1f} MB) in"
+               f" {duration(progress.seconds)}; integrity check ok.")  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

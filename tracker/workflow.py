@@ -46,8 +46,9 @@ class Workflow:
     unrecorded: list[FailedRun] = field(default_factory=list)
     last_failure: dict[str, Any] | None = None
 
-    async def run(self) -> WorkflowRun:
-        """One run; raises WorkflowFailed (recorded) when the database refuses it."""
+    async def run(self, on_chunk: Callable[[int], None] | None = None) -> WorkflowRun:
+        """One run; raises WorkflowFailed (recorded) when the database refuses it.
+        ``on_chunk`` hears how many events each committed chunk read."""
         started = iso(self.clock())
         try:
             await self._record_failures()
@@ -61,7 +62,10 @@ class Workflow:
                 started, iso(self.clock()), self.node, settled, expired, limit=self.chunk
             )
             while True:  # a chunk per transaction, the run recorded with the last
+                read = unit.rows_read
                 unit = await self.store.workflow_run(replace(unit, ended_at=iso(self.clock())))
+                if on_chunk is not None:
+                    on_chunk(unit.rows_read - read)
                 if not unit.more:
                     break
         except StoreUnavailable as exc:

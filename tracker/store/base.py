@@ -3,6 +3,7 @@ stores implement it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -94,8 +95,17 @@ class Store(Protocol):
     async def record(self, hit: Hit) -> None:
         """Store ``hit`` in the raw log and its event (after the dedupe rule)."""
 
-    async def rescore(self, since: str) -> tuple[int, int]:
-        """Re-judge the open and click hits since ``since``: (hits judged, changed)."""
+    async def rescore(
+        self, since: str, on_chunk: Callable[[int], None] | None = None
+    ) -> tuple[int, int]:
+        """Re-judge the open and click hits since ``since``: (hits judged, changed);
+        ``on_chunk`` hears how many each committed chunk judged."""
+
+    async def count_judged_hits(self, since: str) -> int:
+        """How many open and click hits there are since ``since``."""
+
+    async def count_events_after(self, after: int, event_type: str | None) -> int:
+        """How many events of the activity log come after cursor ``after``."""
 
     async def forget(self, recipient: str) -> tuple[int, int]:
         """Erase a person, keeping their suppressions hashed: (hits, events) deleted."""

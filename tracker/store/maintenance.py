@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +45,20 @@ async def migrate(settings: Settings) -> tuple[int, int]:
     return before, SCHEMA_VERSION
 
 
-def backup(source: Path, target: Path) -> str:
+def backup(source: Path, target: Path, on_step: Callable[[int, int], None] | None = None) -> str:
     """Copy the SQLite database ``source`` to the new file ``target`` (0600) while writers
-    go on; the copy's integrity check ("ok" when it passed)."""
+    go on; the copy's integrity check ("ok" when it passed). ``on_step`` hears, after each
+    step, the pages copied so far and the pages in all."""
     reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     create_private(target)
     copy = sqlite3.connect(target)
     try:
         # Pages are copied in steps, so writers wait for a step at most, never the whole copy.
-        reading.backup(copy, pages=1024, sleep=0.005)
+        def step(status: int, remaining: int, total: int) -> None:
+            if on_step is not None:
+                on_step(total - remaining, total)
+
+        reading.backup(copy, pages=1024, progress=step, sleep=0.005)
         check: str = copy.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         copy.close()

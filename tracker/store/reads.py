@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.eventtypes import JUDGED_TYPES, SUPPRESSING_SQL
+from tracker.eventtypes import JUDGED_ROUTES_SQL, JUDGED_TYPES, SUPPRESSING_SQL
 from tracker.store import reports
 from tracker.store.base import EVERY_HIT, DeliveryTemplate, LogFilter
 from tracker.store.units import person_hash
@@ -37,6 +37,23 @@ class Reads:
             f"SELECT coalesce(max(id), 0) - {reports.AFTER_WATERMARK} AS n FROM events", ()
         )
         return max(0, int(rows[0]["n"]))
+
+    async def count_judged_hits(self, since: str) -> int:
+        """How many open and click hits there are since ``since`` (what rescore judges)."""
+        rows = await self._rows(
+            f"SELECT count(*) AS n FROM hits WHERE at >= ? AND route IN ({JUDGED_ROUTES_SQL})",
+            (since,),
+        )
+        return int(rows[0]["n"])
+
+    async def count_events_after(self, after: int, event_type: str | None) -> int:
+        """How many activity-log events an export after cursor ``after`` writes."""
+        params: list[Any]
+        where, params = "id > ?", [after]
+        if event_type is not None:
+            where, params = "id > ? AND type = ?", [after, event_type]
+        rows = await self._rows(f"SELECT count(*) AS n FROM events WHERE {where}", params)
+        return int(rows[0]["n"])
 
     async def workflow_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first; and the last successful one is among them."""

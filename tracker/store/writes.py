@@ -84,10 +84,13 @@ class Writes:
     async def record(self, hit: Hit) -> None:
         await self._write(hit)
 
-    async def rescore(self, since: str) -> tuple[int, int]:
+    async def rescore(
+        self, since: str, on_chunk: Callable[[int], None] | None = None
+    ) -> tuple[int, int]:
         """Re-judge every open and click hit since ``since``: (hits judged, verdicts changed).
 
-        A chunk per transaction, so a server writing beside it waits a moment at most.
+        A chunk per transaction, so a server writing beside it waits a moment at most;
+        ``on_chunk`` hears how many each committed chunk judged.
         """
         judged = changed = 0
         after = 0
@@ -98,6 +101,8 @@ class Writes:
             judged += done.judged
             changed += done.changed
             after = done.last_id
+            if on_chunk is not None:
+                on_chunk(done.judged)
 
     async def forget(self, recipient: str) -> tuple[int, int]:
         """Erase a person's hits and events, keeping their suppressions under a keyed hash.
