@@ -7,14 +7,19 @@ import asyncio
 import json
 import os
 import pty
+import re
 import select
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import click
+import pytest
 from click.testing import CliRunner
 
 from tests.helpers import START, Clock, cli, trusting_app
@@ -37,6 +42,57 @@ def environment(settings: Settings, **more: str) -> dict[str, str]:
     )
     env.update(more)
     return env
+
+
+BIG = 200_000  # events
+HITS = 50_000  # open and click hits among them (rescore judges those)
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with 200,000 events: 50,000 open and click hits with theirs, and Sent
+    events (written directly)."""
+    data = tmp_path_factory.mktemp("big") / "data"
+    data.mkdir()
+    conn = connect(data / "tracker.db", "OFF")
+    migrate(conn)
+    conn.execute("BEGIN")
+    hits, events = [], []
+    for i in range(1, HITS + 1):
+        route, kind = ("open", "opened") if i % 2 else ("click", "clicked")
+        at = f"2026-11-01T{i // 10_000 % 24:02d}:{i // 100 % 60:02d}:{i % 60:02d}.000000Z"
+        person, link = f"p{i % 50_000}", (None if route == "open" else i % 5)
+        hits.append((i, at, route, "GET", "ok", f"d{i % 20}", person, "c", "e", link, None,
+                     "81.2.69.0", UA, "human", "", "Chrome", "desktop"))  # fmt: skip
+        dedupe = f"o:{person}:{i}" if route == "open" else None
+        events.append((kind, at, f"d{i % 20}", person, "c", "e", link, None, i, dedupe, "human"))
+    conn.executemany(f"INSERT INTO hits VALUES ({','.join('?' * 17)})", hits)
+    conn.executemany(
+        "INSERT INTO events (type, at, delivery, recipient, campaign, email, link, url, hit_id,"
+        " dedupe, verdict) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        events,
+    )
+    conn.executemany(
+        "INSERT INTO events (type, at, delivery, recipient, campaign, email, message, event_id)"
+        " VALUES ('sent', '2026-10-31T00:00:00.000000Z', ?, ?, 'c', 'e', ?, ?)",
+        [(f"d{i % 20}", f"p{i}", f"m{i}", f"s{i}") for i in range(BIG - HITS)],
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return data
+
+
+def copy_of(big_store: Path, tmp_path: Path) -> Settings:
+    data = tmp_path / "data"
+    shutil.copytree(big_store, data)
+    return Settings(data_dir=data, secret_keys=("k" * 40,), forget_key="f" * 40)
+
+
+def bar_ends_at(screen: str, total: int) -> bool:
+    """Whether the bar's last drawing shows ``total/total``."""
+    drawn = re.findall(r"\b(\d+)/(\d+)\b", screen)
+    return bool(drawn) and drawn[-1] == (str(total), str(total))
 
 
 class Terminal:
@@ -178,32 +234,19 @@ def test_help_gives_whole_descriptions_defaults_and_examples() -> None:
 
 
 def test_ctrl_c_stops_an_export_between_pages_and_says_where_to_go_on(
-    tmp_path: Path,
+    big_store: Path, tmp_path: Path
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    conn = connect(data / "tracker.db", "OFF")
-    migrate(conn)
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO events (type, at, delivery, recipient, campaign, email, message, event_id)"
-        " VALUES ('sent', '2026-11-01T00:00:00.000000Z', 'd', ?, 'c', 'e', ?, ?)",
-        [(f"p{i}", f"m{i}", f"s{i}") for i in range(300_000)],
-    )
-    conn.execute("COMMIT")
-    conn.close()
-    settings = Settings(data_dir=data, secret_keys=("k" * 40,), forget_key="f" * 40)
+    settings = copy_of(big_store, tmp_path)
     output = tmp_path / "out.jsonl"
     terminal = Terminal(environment(settings), "export", "-o", str(output))
-    terminal.read(until=b"Exporting")
-    time.sleep(0.3)
+    terminal.read(until=f"2000/{BIG}".encode())  # two pages written
     terminal.proc.send_signal(signal.SIGINT)
     code, _, screen = terminal.finish()
     assert code == 130, screen
-    assert "Interrupted after " in screen and " of 300,000 events" in screen
+    assert "Interrupted after " in screen and f" of {BIG:,} events" in screen
     cursor = int(screen.split("--after ")[1].split()[0])
     lines = output.read_text().splitlines()
-    assert 0 < len(lines) < 300_000 and cursor == int(json.loads(lines[-1])["cursor"])
+    assert 0 < len(lines) < BIG and cursor == int(json.loads(lines[-1])["cursor"])
     assert len(lines) % 1000 == 0  # whole pages: it stopped between them
     logged = environment(settings, TRACKER_LOG_FORMAT="json", TRACKER_PROGRESS_SECONDS="0")
     rest = subprocess.run(
@@ -211,8 +254,89 @@ def test_ctrl_c_stops_an_export_between_pages_and_says_where_to_go_on(
         capture_output=True, text=True, env=logged, timeout=300,
     )  # fmt: skip
     assert rest.returncode == 0
-    assert len(rest.stdout.splitlines()) + len(lines) == 300_000
+    assert len(rest.stdout.splitlines()) + len(lines) == BIG
     # Piped under JSON logs: structured progress lines instead of a bar.
     progress = [json.loads(line) for line in rest.stderr.splitlines() if '"progress"' in line]
-    assert progress and progress[-1]["total"] == 300_000 - len(lines)
+    assert progress and progress[-1]["total"] == BIG - len(lines)
     assert progress[-1]["unit"] == "events" and "\r" not in rest.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "label", "total"),
+    [
+        (["rescore"], "Rescoring", HITS),
+        (["workflow", "run"], "Consolidating", BIG),
+        (["export", "-o", "{tmp}/out.jsonl"], "Exporting", BIG),
+        (["db", "backup", "{tmp}/copy.db"], "Backing up", None),
+    ],
+)
+def test_each_long_command_shows_progress_to_its_total_on_a_terminal(
+    big_store: Path, tmp_path: Path, args: list[str], label: str, total: int | None
+) -> None:
+    settings = copy_of(big_store, tmp_path)
+    args = [a.format(tmp=tmp_path) for a in args]
+    code, out, screen = Terminal(environment(settings), *args).finish()
+    assert code == 0, screen
+    assert label in screen
+    if total is None:  # the database's pages
+        conn = sqlite3.connect(settings.sqlite_path)
+        total = int(conn.execute("PRAGMA page_count").fetchone()[0])
+        conn.close()
+    assert bar_ends_at(screen, total), screen[-400:]
+    summary = out if args[0] != "export" else screen
+    assert re.search(r" in \d+\.\d s|\d+ min", summary), summary
+
+    # Piped: no bar, a summary; with --json the summary parses.
+    again = [a.replace("copy.db", "copy2.db").replace("out.jsonl", "out2.jsonl") for a in args]
+    piped = subprocess.run(
+        [sys.executable, "-m", "tracker", *again, *([] if args[0] == "export" else ["--json"])],
+        capture_output=True, text=True, env=environment(settings), timeout=300,
+    )  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert "[#" not in piped.stderr and "\r" not in piped.stderr  # no bar drawn
+    for line in piped.stderr.splitlines():  # progress comes as log lines, if the run is long
+        if '"progress"' in line:
+            assert json.loads(line)["task"] == label
+    if args[0] != "export":
+        assert isinstance(json.loads(piped.stdout)["seconds"], float)
+    else:
+        assert "events exported in" in piped.stderr
+
+
+def test_ctrl_c_stops_a_rescore_between_chunks_and_a_second_run_completes(
+    big_store: Path, tmp_path: Path
+) -> None:
+    settings = copy_of(big_store, tmp_path)
+    terminal = Terminal(environment(settings), "rescore")
+    terminal.read(until=b"5000/")  # the first chunk is committed
+    terminal.proc.send_signal(signal.SIGINT)
+    code, _, screen = terminal.finish()
+    assert code == 130, screen
+    assert "Interrupted after " in screen and f" of {HITS:,} hits" in screen
+    conn = sqlite3.connect(settings.sqlite_path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    clicks = conn.execute("SELECT count(*) FROM hits WHERE route = 'click'").fetchone()[0]
+    clicked = conn.execute("SELECT count(*) FROM events WHERE type = 'clicked'").fetchone()[0]
+    conn.close()
+    assert clicks == clicked  # every click keeps its event, whatever chunk it was in
+    again = subprocess.run(
+        [sys.executable, "-m", "tracker", "rescore", "--json"],
+        capture_output=True, text=True, env=environment(settings), timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["judged"] == HITS
+
+
+def test_the_readmes_command_list_is_the_helps() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `tracker ([a-z]+(?: [a-z]+)?)", section, re.MULTILINE))
+    helped = set()
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            helped |= {f"{name} {sub}" for sub in command.commands}
+        else:
+            helped.add(name)
+    groups = {name for name, command in main.commands.items() if isinstance(command, click.Group)}
+    documented = {d if d.split()[0] in groups else d.split()[0] for d in documented}
+    assert documented == helped

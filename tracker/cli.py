@@ -98,6 +98,11 @@ class Group(click.Group):
         return self.short_help or (self.help or "").strip().split("\n", 1)[0]
 
 
+def summary(as_json: bool, text: str, **fields: Any) -> None:
+    """A command's last word: a sentence, or with ``--json`` one JSON object."""
+    click.echo(json.dumps(fields) if as_json else text)
+
+
 def interrupted(progress: Progress | None, next_step: str) -> NoReturn:
     """Ctrl-C between chunks: say how far the command got and how to go on; exit 130."""
     done = f" after {progress.so_far()} in {duration(progress.seconds)}" if progress else ""
@@ -360,7 +365,8 @@ def rotate(config_path: Path | None) -> None:
     default=None,
     help="Only hits from this time on (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00Z).",
 )
-def rescore(config_path: Path | None, since: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="No bar; the summary as one JSON object.")
+def rescore(config_path: Path | None, since: str | None, as_json: bool) -> None:
     """Judge stored hits again with today's signals and network lists; reports follow.
 
     \b
@@ -381,7 +387,7 @@ def rescore(config_path: Path | None, since: str | None) -> None:
 
     async def run(store: Store) -> tuple[int, int]:
         total = await store.count_judged_hits(start)
-        with Progress("Rescoring", total, "hits") as progress:
+        with Progress("Rescoring", total, "hits", as_json=as_json) as progress:
             shown.append(progress)
             return await store.rescore(start, progress.advance)
 
@@ -391,13 +397,20 @@ def rescore(config_path: Path | None, since: str | None) -> None:
         interrupted(shown[0] if shown else None, "What was judged is kept; running it again"
                     " judges every hit again from the start (harmless).")  # fmt: skip
     took = shown[0].seconds if shown else 0.0
-    click.echo(f"Judged {judged:,} hits again in {duration(took)}; {changed:,} verdicts changed.")
+    summary(
+        as_json,
+        f"Judged {judged:,} hits again in {duration(took)}; {changed:,} verdicts changed.",
+        judged=judged,
+        changed=changed,
+        seconds=round(took, 3),
+    )
 
 
 @main.command()
 @config_option
 @click.argument("recipient")
-def forget(config_path: Path | None, recipient: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="No bar; the summary as one JSON object.")
+def forget(config_path: Path | None, recipient: str, as_json: bool) -> None:
     """Erase RECIPIENT's hits and events; an unsubscribed or bounced person stays so.
 
     \b
@@ -412,11 +425,13 @@ def forget(config_path: Path | None, recipient: str) -> None:
     except KeyboardInterrupt:
         interrupted(None, "Forgetting is one transaction: nothing or all of it is done;"
                     " run it again to be sure.")  # fmt: skip
-    took = duration(time.monotonic() - started)
+    seconds = time.monotonic() - started
+    took = duration(seconds)
+    text = f"Forgot {recipient}: {hits:,} hits and {events:,} events deleted in {took}."
     if hits == events == 0:
-        click.echo(f"Nothing stored names {recipient!r}: nothing deleted ({took}).")
-        return
-    click.echo(f"Forgot {recipient}: {hits:,} hits and {events:,} events deleted in {took}.")
+        text = f"Nothing stored names {recipient!r}: nothing deleted ({took})."
+    summary(as_json, text, recipient=recipient, hits=hits, events=events,
+            seconds=round(seconds, 3))  # fmt: skip
 
 
 @main.group()
@@ -426,7 +441,8 @@ def workflow() -> None:
 
 @workflow.command("run")
 @config_option
-def workflow_run(config_path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="No bar; the summary as one JSON object.")
+def workflow_run(config_path: Path | None, as_json: bool) -> None:
     """Run the tracking workflow once, now (beside a running server too).
 
     \b
@@ -442,7 +458,7 @@ def workflow_run(config_path: Path | None) -> None:
 
     async def run(store: Store) -> WorkflowRun:
         backlog = await store.workflow_backlog()
-        with Progress("Consolidating", backlog, "events") as progress:
+        with Progress("Consolidating", backlog, "events", as_json=as_json) as progress:
             shown.append(progress)
             return await Workflow(store, settings, utc_now).run(progress.advance)
 
@@ -456,10 +472,16 @@ def workflow_run(config_path: Path | None) -> None:
         interrupted(shown[0] if shown else None, "Each chunk is committed with the watermark:"
                     " running it again continues where this one stopped.")  # fmt: skip
     took = shown[0].seconds if shown else 0.0
-    click.echo(
+    summary(
+        as_json,
         f"Workflow run in {duration(took)}: {unit.rows_read:,} events read,"
         f" {unit.rows_written:,} report rows written, {unit.expired:,} expired hits deleted;"
-        f" watermark {unit.watermark}."
+        f" watermark {unit.watermark}.",
+        events_read=unit.rows_read,
+        report_rows_written=unit.rows_written,
+        expired_hits_deleted=unit.expired,
+        watermark=unit.watermark,
+        seconds=round(took, 3),
     )
 
 
@@ -666,7 +688,8 @@ def db_migrate(config_path: Path | None) -> None:
 @db.command("backup")
 @config_option
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
-def db_backup(config_path: Path | None, target: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="No bar; the summary as one JSON object.")
+def db_backup(config_path: Path | None, target: Path, as_json: bool) -> None:
     """Copy the SQLite database to TARGET while the server runs (SQLite's online backup).
 
     \b
@@ -688,7 +711,7 @@ def db_backup(config_path: Path | None, target: Path) -> None:
         total = int(pages.execute("PRAGMA page_count").fetchone()[0])
     finally:
         pages.close()
-    progress = Progress("Backing up", total, "pages")
+    progress = Progress("Backing up", total, "pages", as_json=as_json)
     copied = [0]
 
     def step(done: int, _: int) -> None:
@@ -704,8 +727,17 @@ def db_backup(config_path: Path | None, target: Path) -> None:
     if check != "ok":
         raise click.ClickException(f"the copy failed its integrity check: {check}")
     size = target.stat().st_size / 1_000_000
-    click.echo(f"Backed up {settings.sqlite_path} to {target} ({size:,.1f} MB) in"
-               f" {duration(progress.seconds)}; integrity check ok.")  # fmt: skip
+    summary(
+        as_json,
+        f"Backed up {settings.sqlite_path} to {target} ({size:,.1f} MB) in"
+        f" {duration(progress.seconds)}; integrity check ok.",
+        source=str(settings.sqlite_path),
+        target=str(target),
+        megabytes=round(size, 1),
+        pages=total,
+        seconds=round(progress.seconds, 3),
+        integrity="ok",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
