@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -247,7 +248,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
     monkeypatch.setenv("TRACKER_NETLISTS_DIR", str(lists))
     result = await asyncio.to_thread(CliRunner().invoke, main, ["rescore", "--since", "2026-11-01"])
     assert result.exit_code == 0, result.output
-    assert "Judged 4 hits again; 3 verdicts changed." in result.output
+    assert re.search(r"Judged 4 hits again in [\d.]+ s; 3 verdicts changed\.", result.output)
 
     after = await stats(client, auth)
     assert (after["clicks"], after["opened"]) == (0, 1)
@@ -262,7 +263,7 @@ async def test_rescore_after_a_new_network_list_flips_past_hits_and_reports_foll
     assert opened == [(3, "bot"), (4, "human")], "frank's own open is now his Opened"
 
     again = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
-    assert "Judged 4 hits again; 0 verdicts changed." in again.output
+    assert re.search(r"Judged 4 hits again in [\d.]+ s; 0 verdicts changed\.", again.output)
     assert await stats(client, auth) == after
 
 
@@ -404,7 +405,7 @@ async def test_rescore_brings_the_opens_of_gmail_and_yahoo_readers_back(
 
     result = await asyncio.to_thread(CliRunner().invoke, main, ["rescore"])
     assert result.exit_code == 0, result.output
-    assert "Judged 2 hits again; 2 verdicts changed." in result.output
+    assert re.search(r"Judged 2 hits again in [\d.]+ s; 2 verdicts changed\.", result.output)
 
     after = await stats(client, auth)
     assert (after["opened"], after["rates"]["open"]) == (2, 1.0)
