@@ -428,6 +428,8 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
     lines = [{"figure": k, "value": stats[k]} for _, k in FIGURES]
     lines += [{"figure": f"{k} rate", "value": v} for k, v in stats["rates"].items()]
     lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
+    lines += [{"figure": f"hard bounced {k}", "value": v}
+              for k, v in stats["hard_bounced_by_category"].items()]  # fmt: skip
     lines += [{"figure": "first activity", "value": stats["first_activity"]},
               {"figure": "last activity", "value": stats["last_activity"]}]  # fmt: skip
     click.echo(f"Delivery {delivery} ({bots} bots)\n")
