@@ -17,7 +17,15 @@ def test_every_data_file_is_in_the_repository_and_named_in_sources() -> None:
     assert "crawler-user-agents-sample.json" in names
     assert "well-known-bots-sample.json" in names
     assert len([n for n in names if n.endswith(".html")]) == 6
+    # The bounce corpus: one section for its 440 messages, each one labelled.
+    bounces = DATA / "bounces"
+    labelled = (bounces / "labels.csv").read_text(encoding="utf-8")
+    section = sources.split("## `bounces/`", 1)[1].split("\n## ", 1)[0]
+    assert "BSD 2-Clause" in section and "rb-sisimai" in section
     for path in files:
+        if bounces in path.parents:
+            assert path.name == "labels.csv" or f"{path.name}," in labelled, path.name
+            continue
         rows = [line for line in sources.splitlines() if f"`{path.name}`" in line]
         assert rows, f"{path.name} is not named in tests/data/SOURCES.md"
         assert re.search(r"MIT|Apache-2\.0|CC BY-SA", rows[0]), f"{path.name}: no licence"

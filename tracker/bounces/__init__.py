@@ -1,0 +1,1 @@
+"""Bounce messages and their judgement: classify (pure), parse (pure), intake."""
