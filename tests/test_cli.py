@@ -47,6 +47,8 @@ def test_decorate_prints_json_and_registers_the_delivery(workdir: Path) -> None:
     assert out["html"].count('aria-hidden="true" tabindex="-1"') == 1
     assert 'href="mailto:help@example.com"' in out["html"]
     assert "/o/" in out["html"]
+    assert "bounce_address" not in out  # no TRACKER_BOUNCE_DOMAIN
+    assert out["headers"]["X-Tracker-Message"]
 
     db = sqlite3.connect(workdir / "tracker-data" / "tracker.db")
     assert db.execute("SELECT delivery, campaign, email FROM deliveries").fetchall() == [
@@ -56,6 +58,17 @@ def test_decorate_prints_json_and_registers_the_delivery(workdir: Path) -> None:
         (0, "https://example.com/a?x=1&y=2"),
         (1, "https://example.com/b"),
     ]
+
+
+def test_decorate_json_gives_the_verp_address_with_a_bounce_domain(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACKER_BOUNCE_DOMAIN", "bounces.example.com")
+    result = CliRunner().invoke(main, ["decorate", "email.html", *IDS, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    token = out["headers"]["X-Tracker-Message"]
+    assert out["bounce_address"] == f"b-{token}@bounces.example.com"
 
 
 def test_decorate_refuses_bad_ids(workdir: Path) -> None:

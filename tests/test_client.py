@@ -27,7 +27,13 @@ async def test_client_posts_checks_decorates_and_exports(server: TestServer) -> 
         result = await tracker.post_events(
             [
                 {"id": "1", "type": "sent", "delivery": "d", "recipient": "a b/c"},
-                {"id": "2", "type": "hard_bounced", "delivery": "d", "recipient": "a b/c"},
+                {
+                    "id": "2",
+                    "type": "hard_bounced",
+                    "delivery": "d",
+                    "recipient": "a b/c",
+                    "category": "invalid",
+                },  # fmt: skip
             ]
         )
         assert result["counts"] == {"stored": 2}

@@ -18,7 +18,7 @@ from tracker.decorate import (
     decorate_many,
     has_merge_tag,
 )
-from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
+from tracker.tokens import HONEYPOT_LINK, BadToken, Click, Message, Tokens
 
 BASE = "http://localhost:8080"
 CORPUS = Path(__file__).resolve().parent / "data" / "email-templates"
@@ -448,8 +448,13 @@ def test_headers(tokens: Tokens, message: Message) -> None:
     assert result.headers == {
         "List-Unsubscribe": f"<{unsubscribe(tokens, message)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "X-Tracker-Message": tokens.bounce_token(message),
     }
     assert tokens.read_unsubscribe(result.headers["List-Unsubscribe"][1:-1].rsplit("/", 1)[1])
+    # The header names the message a bounce returns, and only as a bounce token.
+    assert tokens.read_bounce(result.headers["X-Tracker-Message"]) == message
+    with pytest.raises(BadToken):
+        tokens.read_open(result.headers["X-Tracker-Message"])
 
 
 # Line endings and bad input --------------------------------------------------------------

@@ -135,6 +135,8 @@ def test_a_port_out_of_range_is_refused(tmp_path: Path, port: str) -> None:
         ("after_send_seconds", "inf"),
         ("honeypot_seconds", "-3"),
         ("database_url", "mysql://db/tracker"),
+        ("bounce_domain", "b-@bounces.example.com"),
+        ("bounce_domain", "no spaces.example"),
     ],
 )
 def test_wrong_values_are_refused_at_start_naming_the_key(

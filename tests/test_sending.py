@@ -125,6 +125,38 @@ async def test_hard_bounce_invalid_is_for_good(
     }
 
 
+async def test_a_bounce_without_category_is_judged_from_its_reply(
+    api: TestClient, auth: dict[str, str], clock: Clock, rows: Rows
+) -> None:
+    """ "550 5.7.1 blocked by spam filter" without a category: 24 h, not gone for good."""
+    body = await post(
+        api,
+        auth,
+        [
+            event("b1", "hard_bounced", recipient="blocked",
+                  reason="550 5.7.1 blocked by spam filter"),
+            event("b2", "hard_bounced", recipient="gone",
+                  reason="550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown"),
+            event("b3", "hard_bounced", recipient="nothing-said"),
+            event("b4", "hard_bounced", recipient="sender-says", category="invalid",
+                  reason="421 4.7.0 Try again later, closing connection"),
+        ],
+    )  # fmt: skip
+    assert [r.get("disagrees") for r in body["results"]] == [None, None, None, "soft_bounced"]
+    stored = rows("SELECT recipient, category, status FROM events ORDER BY id")
+    assert stored == [
+        {"recipient": "blocked", "category": "spam_block", "status": "5.7.1"},
+        {"recipient": "gone", "category": "invalid", "status": "5.1.1"},
+        {"recipient": "nothing-said", "category": "spam_block", "status": None},
+        {"recipient": "sender-says", "category": "invalid", "status": "4.7.0"},
+    ]
+    clock.advance(hours=25)
+    assert (await mailable(api, auth, "blocked"))["mailable"] is True
+    assert (await mailable(api, auth, "nothing-said"))["mailable"] is True
+    assert (await mailable(api, auth, "gone"))["reason"] == "invalid"
+    assert (await mailable(api, auth, "sender-says"))["reason"] == "invalid"
+
+
 async def test_spam_block_stops_every_campaign_for_24_hours(
     api: TestClient, auth: dict[str, str], clock: Clock
 ) -> None:

@@ -238,7 +238,7 @@ def decorate(
 
     with_store(settings, lambda store: store.register_delivery(registration))
     if as_json:
-        click.echo(json.dumps({"html": result.html, "headers": result.headers}, indent=2))
+        click.echo(json.dumps(decorating.answer(result, settings.bounce_domain), indent=2))
     else:
         click.echo(result.html, nl=False)
 
@@ -461,7 +461,8 @@ def report_recipient(config_path: Path | None, recipient: str, bots: str, as_jso
 
 
 EXPORT_COLUMNS = ["cursor", "id", "type", "at", "delivery", "recipient", "campaign", "email",
-                  "message", "link", "url", "category", "reason", "flag", "verdict"]  # fmt: skip
+                  "message", "link", "url", "category", "reason", "status", "cause", "flag",
+                  "verdict"]  # fmt: skip
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -109,6 +110,8 @@ class Settings:
     keepalive_timeout: float = 15.0
     # CPU seconds one decorate call (API or view in browser) may take before it is refused.
     decorate_seconds: float = 10.0
+    # The domain of the VERP return path decorate gives (b-<token>@domain); empty: none.
+    bounce_domain: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -263,6 +266,11 @@ def load(
     return settings
 
 
+_DOMAIN = re.compile(
+    r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
 def _check_values(settings: Settings) -> None:
     """Refuse numbers out of range, a base URL that is not http(s), an unknown database."""
     for name, (low, high) in _RANGES.items():
@@ -279,6 +287,11 @@ def _check_values(settings: Settings) -> None:
         )
     if not settings.host:
         raise ConfigError("host: must be an address to listen on (0.0.0.0, 127.0.0.1, ::)")
+    if settings.bounce_domain and not _DOMAIN.fullmatch(settings.bounce_domain):
+        raise ConfigError(
+            f"bounce_domain: must be a domain name (bounces.example.com), "
+            f"not {settings.bounce_domain[:60]!r}"
+        )
     url = settings.database_url
     if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError(

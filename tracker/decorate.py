@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from html import escape, unescape
 from html.parser import HTMLParser
 
+from tracker.bounces.verp import bounce_address
 from tracker.tokens import HONEYPOT_LINK, Click, Message, Tokens
 from tracker.urls import MAX_URL_LENGTH, is_trackable_url, to_ascii
 
@@ -385,5 +386,14 @@ def _decorate(
     headers = {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": LIST_UNSUBSCRIBE_POST,
+        "X-Tracker-Message": tokens.bounce_token(message),
     }
     return Decorated(_splice(html, edits), headers, links)
+
+
+def answer(result: Decorated, bounce_domain: str) -> dict[str, object]:
+    """``{html, headers}`` of one copy, and its VERP ``bounce_address`` with a bounce domain."""
+    out: dict[str, object] = {"html": result.html, "headers": result.headers}
+    if bounce_domain:
+        out["bounce_address"] = bounce_address(result.headers["X-Tracker-Message"], bounce_domain)
+    return out

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import structlog
 from aiohttp import web
 
-from tracker.decorate import Decorated, decorate_many
+from tracker.decorate import Decorated, answer, decorate_many
 from tracker.tokens import Message, Tokens
 
 log = structlog.get_logger("tracker.decorate")
@@ -115,11 +115,16 @@ def _copies(
 
 
 def api_answer(
-    html: str, messages: list[Message], base_url: str, many: bool, flags: dict[str, bool]
+    html: str,
+    messages: list[Message],
+    base_url: str,
+    many: bool,
+    flags: dict[str, bool],
+    bounce_domain: str = "",
 ) -> tuple[bytes, tuple[tuple[int, str], ...]]:
     """The decorate API's JSON body (encoded here, not in the server) and the links."""
     results = _copies(html, messages, base_url, flags)
-    answers = [{"html": r.html, "headers": r.headers} for r in results]
+    answers = [answer(r, bounce_domain) for r in results]
     body = json.dumps(answers if many else answers[0]).encode()
     return body, results[0].links
 

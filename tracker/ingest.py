@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tracker.bounces.classify import classify, enhanced_status
 from tracker.events import EventType, iso
-from tracker.eventtypes import HARD_CATEGORIES, SEND_TYPES, names
+from tracker.eventtypes import HARD_CATEGORIES, SEND_TYPES, SPAM_BLOCK_CATEGORY, names
 from tracker.tokens import MAX_ID_LENGTH, is_utf8
 
 _SEND_TYPES_BY_NAME = {t.value: t for t in SEND_TYPES}
@@ -46,6 +47,10 @@ class SendEvent:
     address: str | None = None
     category: str | None = None
     reason: str | None = None
+    status: str | None = None
+    cause: str | None = None
+    # Not stored: the classifier's judgement where it differs from the sender's category.
+    disagrees: str | None = None
 
 
 def _text(item: dict[str, Any], key: str, required: bool, limit: int = MAX_ID_LENGTH) -> str:
@@ -101,10 +106,13 @@ def parse_item(item: Any, now: datetime, now_text: str = "") -> SendEvent:
     if event_type is None:
         raise BadItem(f"type: must be one of {names(SEND_TYPES)}")
     category = _text(item, "category", False, 32) or None
-    if event_type is EventType.HARD_BOUNCED:
-        category = category or "invalid"
-        if category not in HARD_CATEGORIES:
-            raise BadItem(f"category: a hard bounce is one of {names(HARD_CATEGORIES)}")
+    if event_type is EventType.HARD_BOUNCED and category not in (None, *HARD_CATEGORIES):
+        raise BadItem(f"category: a hard bounce is one of {names(HARD_CATEGORIES)}")
+    reason = _reason(item)
+    status = None
+    disagrees = None
+    if event_type in (EventType.HARD_BOUNCED, EventType.SOFT_BOUNCED):
+        category, status, disagrees = _judge(event_type, category, reason)
     recipient = _text(item, "recipient", True)
     return SendEvent(
         id=_text(item, "id", True),
@@ -118,5 +126,30 @@ def parse_item(item: Any, now: datetime, now_text: str = "") -> SendEvent:
         email=_text(item, "email", False),
         address=_text(item, "address", False, MAX_ADDRESS) or None,
         category=category,
-        reason=_reason(item),
+        reason=reason,
+        status=status,
+        disagrees=disagrees,
     )
+
+
+def _judge(
+    kind: EventType, category: str | None, reason: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """A bounce's category, its enhanced status code and the classifier's dissent.
+
+    Without a category, a hard bounce takes the classifier's from ``reason`` (a soft or
+    unclear judgement gives ``spam_block``: 24 h, never ``invalid`` for good). A given
+    category stands; where the reply says otherwise, ``disagrees`` is the classifier's
+    category (``soft_bounced`` when it judges the bounce soft).
+    """
+    judged = classify(reply=reason) if reason else None
+    status = enhanced_status(reason)
+    known = judged is not None and judged.reason != "unknown"
+    if kind is EventType.HARD_BOUNCED and category is None:
+        found = judged.category if judged is not None else None
+        return found or SPAM_BLOCK_CATEGORY, status, None
+    if not known or judged is None:
+        return category, status, None
+    said = judged.category or judged.type
+    given = category if kind is EventType.HARD_BOUNCED else kind.value
+    return category, status, (said if said != given else None)

@@ -39,6 +39,7 @@ SALT_OPEN = "tracker.open.v1"
 SALT_CLICK = "tracker.click.v1"
 SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
 SALT_VIEW = "tracker.view.v1"
+SALT_BOUNCE = "tracker.bounce.v1"
 
 
 class _URLSafeSerializer(URLSafeSerializer):
@@ -133,6 +134,8 @@ class Tokens:
         self._read_click = Verifier(keys, SALT_CLICK, MAX_PAYLOAD)
         self._read_unsubscribe = Verifier(keys, SALT_UNSUBSCRIBE, MAX_PAYLOAD)
         self._read_view = Verifier(keys, SALT_VIEW, MAX_PAYLOAD)
+        self._bounce = _URLSafeSerializer(keys, salt=SALT_BOUNCE)
+        self._read_bounce = Verifier(keys, SALT_BOUNCE, MAX_PAYLOAD)
 
     # Making tokens -----------------------------------------------------------------
 
@@ -147,6 +150,11 @@ class Tokens:
     def view_token(self, message: Message) -> str:
         check_message(message)
         return _sized(self._view.dumps(message.fields()))
+
+    def bounce_token(self, message: Message) -> str:
+        """The ``X-Tracker-Message`` header: names the message a bounce returns."""
+        check_message(message)
+        return _sized(self._bounce.dumps(message.fields()))
 
     def click_token(self, click: Click) -> str:
         """Sign a link; only absolute http(s) targets can be signed.
@@ -190,6 +198,9 @@ class Tokens:
 
     def read_view(self, token: str) -> Message:
         return self.read_message(self._read_view, token)
+
+    def read_bounce(self, token: str) -> Message:
+        return self.read_message(self._read_bounce, token)
 
     def read_click(self, token: str) -> Click:
         payload = self._load(self._read_click, token)

@@ -49,10 +49,44 @@ def test_every_field_is_kept() -> None:
     assert event.at == "2026-11-22T20:00:00.000000Z"
 
 
-def test_a_hard_bounce_is_an_invalid_mailbox_unless_it_says_otherwise() -> None:
-    assert parse_item(item(type="hard_bounced"), NOW).category == "invalid"
+def test_a_hard_bounce_without_category_or_reason_is_a_spam_block_never_invalid() -> None:
+    event = parse_item(item(type="hard_bounced"), NOW)
+    assert (event.category, event.disagrees) == ("spam_block", None)
     with pytest.raises(BadItem, match="category: a hard bounce is one of invalid, spam_block"):
         parse_item(item(type="hard_bounced", category="full"), NOW)
+
+
+@pytest.mark.parametrize(
+    ("reason", "category", "status"),
+    [
+        ("550 5.1.1 <a@b.example>: Recipient address rejected: User unknown", "invalid", "5.1.1"),
+        ("550 5.7.1 blocked by spam filter", "spam_block", "5.7.1"),
+        # Judged soft by the words: a hard bounce still stops 24 h, never for good.
+        ("552 5.2.2 mailbox full", "spam_block", "5.2.2"),
+        ("something nobody wrote before", "spam_block", None),
+    ],
+)
+def test_a_hard_bounce_without_category_is_classified_from_its_reason(
+    reason: str, category: str, status: str | None
+) -> None:
+    event = parse_item(item(type="hard_bounced", reason=reason), NOW)
+    assert (event.category, event.status, event.disagrees) == (category, status, None)
+
+
+def test_the_senders_category_stands_and_a_disagreement_is_reported() -> None:
+    spam = parse_item(
+        item(type="hard_bounced", category="invalid", reason="550 5.7.1 blocked as spam"), NOW
+    )
+    assert (spam.category, spam.disagrees) == ("invalid", "spam_block")
+    full = parse_item(item(type="hard_bounced", category="invalid", reason="452 4.2.2 full"), NOW)
+    assert (full.category, full.disagrees) == ("invalid", "soft_bounced")
+    agreed = parse_item(
+        item(type="hard_bounced", category="invalid", reason="550 5.1.1 user unknown"), NOW
+    )
+    assert agreed.disagrees is None
+    soft = parse_item(item(type="soft_bounced", reason="550 5.1.1 user unknown"), NOW)
+    assert (soft.category, soft.disagrees) == (None, "invalid")
+    assert parse_item(item(type="soft_bounced", reason="452 4.2.2 full"), NOW).disagrees is None
 
 
 def test_a_long_reason_is_cut_and_controls_become_spaces() -> None:

@@ -138,7 +138,7 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\bzombie",
             r"not allowed to (?:send|connect)",
             r"not currently accepting mail from your ip",
-            r"client host \S* ?rejected",
+            r"client host \S{0,80} ?rejected",
             r"your ip",
             r"sender ip",
             r"\babus",
@@ -332,7 +332,9 @@ _OTHER_CAUSES = (["5", "2"], ["5", "3"], ["5", "6"], ["5", "7"])
 _CODE = re.compile(r"^\s*([245])\d\d(?:[\s\-]|$)")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SPACES = re.compile(r"\s+")
-_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[A-Za-z0-9\-.]+")
+_ADDRESS = re.compile(r"(?<![^\s<>()\[\]\"',;:])[^\s<>()\[\]\"',;:]+@[A-Za-z0-9\-.]+")
+# What of a reply is read: replies are a line or a few; the rest is not looked at.
+MAX_REPLY = 4000
 
 # Enhanced codes (RFC 3463, RFC 5248) that decide when the text does not.
 _STATUS_REASONS: dict[str, str] = {
@@ -430,7 +432,7 @@ def classify(
     status: str | None = None, reply: str | None = None, hint: str | None = None
 ) -> Classification:
     """Judge a bounce from its enhanced ``status``, its ``reply`` text and a provider ``hint``."""
-    reply = reply or ""
+    reply = (reply or "")[:MAX_REPLY]
     code = _CODE.match(reply)
     status = (status or "").strip() or enhanced_status(reply) or ""
     parts = status.split(".")

@@ -48,8 +48,12 @@ class Unreadable(ValueError):
     """The bytes are not an email message at all."""
 
 
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+# The lookbehind starts a match only where a run of local-part characters starts, so a
+# long line without "@" costs one pass, not one per character.
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]"
+_ADDRESS = re.compile(rf"(?<!{_LOCAL}){_LOCAL}+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _ANGLED = re.compile(r"<\s*(" + _ADDRESS.pattern + r")\s*>")
+MAX_LINE = 1000
 _HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9\-]*:")
 _COMMAND = re.compile(
     r"(?:in reply to|after) (?:end of )?(?:data|rcpt to|mail from)\b",
@@ -245,7 +249,8 @@ def _prose(msg: Message) -> str:
             if part.get_content_type() == "text/plain":
                 break
     text = "\n".join(texts).replace("\r\n", "\n")[:MAX_TEXT]
-    return text
+    # No MTA writes longer lines (RFC 5322: 998); longer ones are cut.
+    return "\n".join(line[:MAX_LINE] for line in text.split("\n"))
 
 
 def _before_copy(prose: str) -> str:

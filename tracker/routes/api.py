@@ -10,6 +10,7 @@ from aiohttp.typedefs import Handler, Middleware
 from tracker.eventtypes import names
 from tracker.keys import STORE
 from tracker.routes.auth import require_api_key
+from tracker.routes.bounces import routes as bounce_routes
 from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import (
     LOG_TYPES,
@@ -161,5 +162,6 @@ def api_app(*middlewares: Middleware) -> web.Application:
     app.add_routes(routes)
     app.add_routes(sending_routes)
     app.add_routes(decorate_routes)
+    app.add_routes(bounce_routes)
     add_fallback(app)  # last: an unknown API path gets a JSON 404 from us
     return app

@@ -71,7 +71,9 @@ async def post_decorate(request: web.Request) -> web.Response:
              "honeypot": "honeypot" in settings.signals}  # fmt: skip
     pool = request.config_dict[DECORATE_POOL]
     try:
-        body, links = await pool.run(api_answer, html, messages, settings.base_url, many, flags)
+        body, links = await pool.run(
+            api_answer, html, messages, settings.base_url, many, flags, settings.bounce_domain
+        )
     except TooLarge as exc:
         return error(413, "too_large", f"{exc}; send fewer recipients per call")
     except ValueError as exc:

@@ -65,8 +65,10 @@ async def post_events(request: web.Request) -> web.Response:
         results.append(entry)
     if good:
         outcomes = await request.config_dict[STORE].record_events([event for _, event in good])
-        for (entry, _), outcome in zip(good, outcomes, strict=True):
+        for (entry, event), outcome in zip(good, outcomes, strict=True):
             entry["status"] = outcome
+            if event.disagrees is not None:
+                entry["disagrees"] = event.disagrees
     counts: dict[str, int] = {}
     for entry in results:
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1

@@ -122,6 +122,13 @@ class Store(Protocol):
     async def record_events(self, events: list[SendEvent]) -> list[str]:
         """Store the sending system's events; one outcome per event (see EventBatch)."""
 
+    async def sent_message(self, message: str) -> dict[str, Any] | None:
+        """The latest Sent event whose ``message`` is this (a Message-ID, with or without
+        its angle brackets): delivery, recipient, campaign, email, message."""
+
+    async def sent_to(self, address: str) -> dict[str, Any] | None:
+        """The latest Sent event to ``address`` (any case): as ``sent_message``."""
+
     async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
         """The person's Unsubscribed and Hard Bounced events: (type, at, category)."""
 

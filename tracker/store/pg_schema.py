@@ -182,6 +182,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE ui_login_failures (client text NOT NULL, at bigint NOT NULL);
     CREATE INDEX ui_login_failures_client ON ui_login_failures (client, at);
     """,
+    # 4: SQLite's 13, a bounce's enhanced status code and an Unsubscribed's cause.
+    """
+    ALTER TABLE events ADD COLUMN status text;
+    ALTER TABLE events ADD COLUMN cause text;
+    CREATE INDEX events_sent_message ON events (message) WHERE type = 'sent';
+    CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,6 +13,12 @@ from tracker.store import reports
 from tracker.store.base import EVERY_HIT, DeliveryTemplate, LogFilter
 from tracker.store.units import person_hash
 
+# The fields every activity-log item of a person has; a bounce's or complaint's own
+# (category, reason, status, cause) only where they are set.
+_ALWAYS = frozenset(
+    ("id", "type", "at", "delivery", "recipient", "campaign", "email", "link", "url", "verdict")
+)
+
 # Ids per IN (...) list: well under SQLite's limit on bound parameters.
 CHUNK = 500
 
@@ -50,6 +56,23 @@ class Reads:
     async def ping(self) -> None:
         await self._rows("SELECT 1", ())
 
+    async def sent_message(self, message: str) -> dict[str, Any] | None:
+        bare = message.strip().strip("<>")
+        rows = await self._rows(
+            "SELECT delivery, recipient, campaign, email, message FROM events"
+            " WHERE type = 'sent' AND message IN (?, ?) ORDER BY at DESC, id DESC LIMIT 1",
+            (bare, f"<{bare}>"),
+        )
+        return dict(rows[0]) if rows else None
+
+    async def sent_to(self, address: str) -> dict[str, Any] | None:
+        rows = await self._rows(
+            "SELECT delivery, recipient, campaign, email, message FROM events"
+            " WHERE type = 'sent' AND lower(address) = ? ORDER BY at DESC, id DESC LIMIT 1",
+            (address.lower(),),
+        )
+        return dict(rows[0]) if rows else None
+
     async def suppressions(self, recipient: str) -> list[tuple[str, str, str | None]]:
         return (await self.suppressions_many([recipient])).get(recipient, [])
 
@@ -63,7 +86,7 @@ class Reads:
         rows = await self._rows(
             "SELECT events.id AS cursor, coalesce(event_id, 'e' || events.id) AS id, type, at,"
             " delivery, recipient, campaign, email, message, link, url, category, reason, flag,"
-            " verdict"
+            " verdict, status, cause"
             f" FROM events WHERE {where} ORDER BY events.id LIMIT ?",
             (*params, limit),
         )
@@ -178,6 +201,7 @@ class Reads:
             params += (until,)
         rows = await self._rows(
             "SELECT events.id, type, at, delivery, recipient, campaign, email, link, url,"
+            " category, reason, status, cause,"
             " coalesce(verdict, 'human') AS verdict FROM events"
             f" WHERE {where} AND {reports.traffic_filter(traffic)}"
             f" ORDER BY at {order}, events.id {order} LIMIT ?",
@@ -185,7 +209,7 @@ class Reads:
         )
         out = []
         for row in rows:
-            item = dict(row)
+            item = {k: v for k, v in dict(row).items() if v is not None or k in _ALWAYS}
             if item["type"] not in JUDGED_TYPES:
                 del item["verdict"]
             out.append(item)

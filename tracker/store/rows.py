@@ -77,6 +77,8 @@ class SendEventRow(NamedTuple):
     address: str | None
     flag: str | None
     dedupe: str | None
+    status: str | None
+    cause: str | None
 
 
 class Rejudged(NamedTuple):
@@ -223,7 +225,8 @@ def send_rows(
             SendEventRow(type=e.type, at=e.at, delivery=e.delivery, recipient=e.recipient,
                          campaign=e.campaign, email=e.email, message=e.message,
                          event_id=e.id, category=e.category, reason=e.reason,
-                         address=e.address, flag=flag, dedupe=key)
+                         address=e.address, flag=flag, dedupe=key, status=e.status,
+                         cause=e.cause)
         )  # fmt: skip
     return outcomes, rows
 

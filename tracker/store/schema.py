@@ -219,6 +219,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE ui_login_failures (client TEXT NOT NULL, at INTEGER NOT NULL);
     CREATE INDEX ui_login_failures_client ON ui_login_failures (client, at);
     """,
+    # 13: a bounce's enhanced status code, and why an Unsubscribed was logged (a complaint).
+    """
+    ALTER TABLE events ADD COLUMN status TEXT;
+    ALTER TABLE events ADD COLUMN cause TEXT;
+    CREATE INDEX events_sent_message ON events (message) WHERE type = 'sent';
+    CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
