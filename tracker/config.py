@@ -112,6 +112,11 @@ class Settings:
     decorate_seconds: float = 10.0
     # The domain of the VERP return path decorate gives (b-<token>@domain); empty: none.
     bounce_domain: str = ""
+    # The SMTP listener that takes bounces for bounce_domain: off while smtp_port is 0.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 0
+    # The largest message the listener accepts (bounces return the message): 552 above it.
+    smtp_max_size: int = 10 * 1024 * 1024
 
     @property
     def sqlite_path(self) -> Path:
@@ -140,6 +145,8 @@ _INT_KEYS = {
     "retention_days",
     "busy_timeout_ms",
     "workflow_backlog",
+    "smtp_port",
+    "smtp_max_size",
 }
 _CHOICES = {
     "anonymise_ip": ("prefix", "full", "none"),
@@ -150,6 +157,8 @@ _CHOICES = {
 # Inclusive bounds of the numbers; None: no upper bound.
 _RANGES: dict[str, tuple[float, float | None]] = {
     "port": (0, 65535),
+    "smtp_port": (0, 65535),
+    "smtp_max_size": (1024, None),
     "max_group": (1, None),
     "webhook_batch": (1, None),
     "max_body": (1, None),
@@ -292,6 +301,8 @@ def _check_values(settings: Settings) -> None:
             f"bounce_domain: must be a domain name (bounces.example.com), "
             f"not {settings.bounce_domain[:60]!r}"
         )
+    if settings.smtp_port and not settings.bounce_domain:
+        raise ConfigError("smtp_port: the SMTP listener needs bounce_domain (the domain it takes)")
     url = settings.database_url
     if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError(

@@ -20,6 +20,7 @@ from tracker.ui_session import Sessions
 if TYPE_CHECKING:  # these modules read their own key from here
     from tracker.decorate_pool import DecoratePool
     from tracker.serving import Drain
+    from tracker.smtp_listener import Listening
     from tracker.workflow import Workflow
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -36,3 +37,5 @@ DECORATE_POOL: web.AppKey[DecoratePool] = web.AppKey("decorate_pool")
 VIEWS = web.AppKey("views", RenderCache)
 SESSIONS = web.AppKey("ui_sessions", Sessions)
 THROTTLE = web.AppKey("ui_login_throttle", LoginThrottle)
+# The SMTP listener's server and protocol factory while it listens.
+SMTP_SERVER: web.AppKey[Listening] = web.AppKey("smtp_server")
