@@ -498,6 +498,52 @@ def export(
     click.echo(f"{count} events exported.", err=True)
 
 
+@main.command()
+@config_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Judge and match, store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
+@click.option("--summary", "summary_only", is_flag=True, help="Print the summary line only.")
+def bounces(
+    config_path: Path | None,
+    paths: tuple[Path, ...],
+    dry_run: bool,
+    as_json: bool,
+    summary_only: bool,
+) -> None:
+    """Take bounce messages from .eml files, maildirs and mboxes (PATH…)."""
+    from tracker import bounce_files
+
+    try:
+        bounce_files.check(list(paths))
+    except bounce_files.SourceError as exc:
+        raise OperatorError(str(exc)) from None
+    settings = settings_from(config_path)
+    tally = bounce_files.Tally()
+
+    async def take_all(store: Store) -> None:
+        from tracker.tokens import Tokens
+
+        taker = bounce_files.taker(store, Tokens(settings.secret_keys), dry_run)
+        for path in paths:
+            for label, raw in bounce_files.messages(path):
+                outcome = await taker(raw)
+                tally.add(outcome)
+                if as_json and not summary_only:
+                    click.echo(json.dumps({"source": label, **outcome}))
+                elif not summary_only:
+                    click.echo(bounce_files.line(label, outcome))
+
+    try:
+        with_store(settings, take_all)
+    except bounce_files.SourceError as exc:
+        raise OperatorError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"summary": tally.counts(dry_run)}))
+    else:
+        click.echo(tally.line(dry_run))
+
+
 @main.group()
 def db() -> None:
     """The database's schema."""
