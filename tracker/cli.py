@@ -430,6 +430,7 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
     lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
     lines += [{"figure": f"hard bounced {k}", "value": v}
               for k, v in stats["hard_bounced_by_category"].items()]  # fmt: skip
+    lines += [{"figure": "complaints", "value": stats["complaints"]}]
     lines += [{"figure": "first activity", "value": stats["first_activity"]},
               {"figure": "last activity", "value": stats["last_activity"]}]  # fmt: skip
     click.echo(f"Delivery {delivery} ({bots} bots)\n")

@@ -223,7 +223,12 @@ async def bounce_figures(rows: Rows, delivery: str) -> dict[str, Any]:
     split = {category: 0 for category in HARD_CATEGORIES}
     for row in found:
         split[str(row["category"])] = split.get(str(row["category"]), 0) + int(row["n"])
-    return {"hard_bounced_by_category": split}
+    complaints = await rows(
+        "SELECT count(*) AS n FROM events WHERE delivery = :delivery"
+        " AND type = 'unsubscribed' AND cause = 'complaint'",  # tracker.bounces.intake
+        {"delivery": delivery},
+    )
+    return {"hard_bounced_by_category": split, "complaints": int(complaints[0]["n"])}
 
 
 async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
