@@ -119,8 +119,27 @@ def test_the_text_knows_better_than_the_code() -> None:
     # "550 5.1.1 … mailbox full" exists: the person stays mailable.
     assert judged(classify("5.1.1", "550 5.1.1 mailbox full")) == SOFT
     # Many servers say 5.0.0 for everything: the words decide.
-    assert judged(classify("5.0.0", "550 5.0.0 <a@b>... User unknown")) == HARD_INVALID
     assert judged(classify("5.0.0", "550 5.0.0 Message rejected as spam")) == SPAM_BLOCK
+    said_at_rcpt = "550 5.0.0 <a@b>... User unknown (in reply to RCPT TO command)"
+    assert judged(classify("5.0.0", said_at_rcpt)) == HARD_INVALID
+
+
+def test_user_unknown_is_invalid_only_when_it_is_sure() -> None:
+    # With a 5.1.x code, at RCPT TO, or in a provider's own words for a missing account.
+    assert judged(classify(reply="550 5.1.1 <a@b>... User unknown")) == HARD_INVALID
+    qmail = "<a@b>: 192.0.2.1 does not like recipient. Remote host said: 550 User unknown"
+    assert judged(classify(reply=qmail)) == HARD_INVALID
+    assert judged(classify(reply="554 delivery error: dd This user doesn't have a "
+                                 "yahoo.com account")) == HARD_INVALID  # fmt: skip
+    # Words alone, or after DATA (a filter's answer), or a code naming another cause.
+    alone = classify("5.0.0", "550 5.0.0 <a@b>... User unknown")
+    assert (judged(alone), alone.reason) == (SPAM_BLOCK, "filtered")
+    after_data = "550 5.1.1 <a@b>: User unknown (in reply to end of DATA command)"
+    assert judged(classify(reply=after_data)) == SPAM_BLOCK
+    assert judged(classify("5.2.1", "550 5.2.1 <a@b>... User Unknown")) == SPAM_BLOCK
+    # Refused before any recipient was named: the sender's address is at fault.
+    sender = "553 5.1.8 Domain of sender address x@y does not exist (in reply to MAIL FROM)"
+    assert judged(classify(reply=sender)) == SPAM_BLOCK
 
 
 def test_a_code_alone_decides_when_the_text_says_nothing_known() -> None:

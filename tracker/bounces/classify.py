@@ -65,6 +65,12 @@ def _any(*phrases: str) -> re.Pattern[str]:
 # never taken for a missing mailbox.
 _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("temporary", _any(r"gr[ae]y ?list", r"not found, try again", r"try again later")),
+    # Microsoft's directory-based edge blocking refuses unknown recipients so (Sisimai's
+    # user-unknown list); a bare "address rejected." says nothing else.
+    (
+        "user_unknown",
+        _any(r"recipient address rejected: access denied", r"address rejected\.?\s*(?:\(in |$)"),
+    ),
     (
         "mailbox_full",
         _any(
@@ -166,7 +172,7 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"only accepting mail from",
             r"refuses? to (?:receive|accept)",
             r"recipient preferences",
-            r"by the recipient",
+            r"blocked by the recipient",
             r"user rules",
             r"sender (?:address )?(?:rejected|denied|verify failed)",
             r"(?:sender|envelope from) (?:domain )?(?:must exist|not found|unknown)",
@@ -177,6 +183,9 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"not compliant",
             r"rfc ?5322",
             r"reverse dns",
+            r"\brdns\b",
+            r"malformed address",
+            r"syntax error",
             r"\bptr\b",
             r"not accepting (?:any )?mail",
             r"notauthorized",
@@ -194,6 +203,7 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"exceeds? (?:the )?(?:maximum|max) (?:message )?size",
             r"message (?:length|size) exceeds",
             r"larger than (?:the )?(?:maximum|allowed)",
+            r"\bmail size limit",
         ),
     ),
     (
@@ -235,6 +245,8 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"no mx record",
             r"domain is not reachable",
             r"host unreachable",
+            r"dns lookup failure: host \S{1,253} not found",
+            r"illegal host/domain",
             r"invalid domain\b(?! name)",
             r"couldn'?t find a mail exchanger",
             r"no smtp service",
@@ -311,6 +323,9 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"network (?:is )?unreachable",
             r"no route to host",
             r"did not respond",
+            r"transaction failed",
+            r"pipe to \|",
+            r"command (?:died|failed)",
         ),
     ),
 )
@@ -327,10 +342,26 @@ _AFTER_DATA = re.compile(
 _BEFORE_RCPT = re.compile(
     r"(?:in reply to|after) (?:mail from|helo|ehlo|initial connection)|sender address", re.I
 )
+# Refused in answer to RCPT TO: the moment a server says whether a mailbox exists.
+_AT_RCPT = re.compile(
+    r"(?:in reply to|after) rcpt\b|\[rcpt_to\]|smtp:rcpt\b|rcpt command|>>> rcpt to"
+    r"|does not like recipient|progress was rcpt to",
+    re.I,
+)
+# Providers' own words for an account that does not exist (Yahoo's "dd", Gmail's,
+# Microsoft's directory lookup, Google Workspace's notice): no code or phase needed.
+_DEFINITE = re.compile(
+    r"dd this user doesn'?t have a|the email account that you tried to reach does not exist"
+    r"|recipientnotfound|recipient not found by smtp address lookup"
+    r"|address couldn'?t be found",
+    re.I,
+)
 _INVALID_REASONS = ("user_unknown", "host_unknown", "moved")
-_OTHER_CAUSES = (["5", "2"], ["5", "3"], ["5", "6"], ["5", "7"])
 _CODE = re.compile(r"^\s*([245])\d\d(?:[\s\-]|$)")
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# 4.x.x and 5.x.x only: a 2.x.x in a transcript is a step that went well.
+_STATUS = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# A reply code inside the text ("host … said: 550 …", "…: 451 …") when none leads it.
+_CODE_INSIDE = re.compile(r"(?:said|:)\s*([45])[0-5]\d(?:[\s\-]|$)")
 _SPACES = re.compile(r"\s+")
 _ADDRESS = re.compile(r"(?<![^\s<>()\[\]\"',;:])[^\s<>()\[\]\"',;:]+@[A-Za-z0-9\-.]+")
 # What of a reply is read: replies are a line or a few; the rest is not looked at.
@@ -405,6 +436,16 @@ _HINTS: dict[str, str] = {
 _HINT_CHARS = re.compile(r"[^a-z0-9]")
 
 
+def _known_gone(reply: str, parts: list[str]) -> bool:
+    """Whether a "user unknown" reply is sure: said at RCPT TO or with a 5.1.x code, or
+    in a provider's own words, and not after DATA."""
+    if _AFTER_DATA.search(reply):
+        return False
+    if _DEFINITE.search(reply) or _AT_RCPT.search(reply):
+        return True
+    return len(parts) == 3 and parts[:2] == ["5", "1"]
+
+
 def _judge(reason: str, permanent: bool) -> Classification:
     kind, category = _KINDS[reason]
     if not permanent:
@@ -435,21 +476,27 @@ def classify(
     reply = (reply or "")[:MAX_REPLY]
     code = _CODE.match(reply)
     status = (status or "").strip() or enhanced_status(reply) or ""
+    if status.endswith(".0.0"):
+        # A generic code says nothing: a specific one in the reply says more.
+        status = enhanced_status(reply) or status
     parts = status.split(".")
     klass = parts[0] if len(parts) == 3 and parts[0] in "245" else ""
     if not klass and code:
         klass = code.group(1)
+    if not klass:
+        inside = _CODE_INSIDE.search(reply)
+        klass = inside.group(1) if inside else ""
     # A temporary failure (4.x.x, or a 4xx reply without a code) never drops anyone.
     permanent = klass != "4"
     reason = text_reason(reply) if reply else None
     if reason is not None:
         if reason in _INVALID_REASONS and _BEFORE_RCPT.search(reply):
             reason = "rejected"
-        elif reason == "user_unknown" and (
-            _AFTER_DATA.search(reply) or len(parts) == 3 and parts[:2] in _OTHER_CAUSES
-        ):
-            # The code names another cause (mailbox disabled, system, content, policy):
-            # code and words disagree, so not invalid.
+        elif reason == "user_unknown" and not _known_gone(reply, parts):
+            # Words alone, without a 5.1.x code, a refusal at RCPT TO or a provider's own
+            # words for a missing account, do not tell a missing mailbox from a filter
+            # that answers "user unknown" (a person's own sender filter, after DATA): not
+            # invalid. So too where the code names another cause (5.2.x disabled, 5.7.x).
             reason = "filtered"
         return _judge(reason, permanent)
     if klass:

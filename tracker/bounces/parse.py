@@ -69,7 +69,7 @@ _NOT_RECIPIENT_LINE = re.compile(
 )
 _RECIPIENT_FIELD = re.compile(r"^(?:Final|Original)-Recipient:", re.I | re.M)
 _TYPED = re.compile(r"^\s*[A-Za-z0-9\-]+\s*;\s*", re.S)
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_STATUS = re.compile(r"\b([45])\.(\d{1,3})\.(\d{1,3})\b")
 _TOKEN_IN_TEXT = re.compile(r"^" + TOKEN_HEADER + r":\s*(\S+)", re.I | re.M)
 _MESSAGE_ID_IN_TEXT = re.compile(r"^Message-I[Dd]:\s*(<[^>\s]+>)", re.I | re.M)
 # Where the copy of the returned message starts in a bounce's prose.
