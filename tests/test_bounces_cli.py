@@ -107,6 +107,10 @@ async def test_bounces_takes_eml_maildir_and_mbox(
     assert again.strip() == (
         "5 messages (1 arf, 1 autoreply, 1 bounce, 2 dsn): 5 results, 5 matched, 0 stored"
     )
+    once_more = await cli("bounces", paths[0])
+    assert "userunknown@example.co.jp hard_bounced/invalid user_unknown already stored" in (
+        once_more
+    )
     assert len(rows(BOUNCES)) == 5
 
 

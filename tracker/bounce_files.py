@@ -124,6 +124,8 @@ def line(label: str, outcome: Outcome) -> str:
     for result in outcome["results"]:
         judged = result["type"] + (f"/{result['category']}" if result.get("category") else "")
         where = "stored" if result.get("stored") else "matched"
+        if result.get("duplicate"):
+            where = "already stored"
         if result.get("recipient") is None:
             where = "unmatched"
         parts.append(f"{result.get('address') or '?'} {judged} {result.get('reason')} {where}")
