@@ -80,7 +80,7 @@ async def test_a_bounce_with_the_token_of_a_decorated_message_logs_once_on_its_r
     assert result == {
         "address": FAILED,
         "status": "5.1.1",
-        "reply": "550 5.1.1 Address rejected kijitora@example.co.jp",
+        "reply": "550 5.1.1 Address rejected kijitora@example.co.jp (in reply to RCPT TO)",
         "type": "hard_bounced",
         "category": "invalid",
         "reason": "user_unknown",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -22,6 +23,12 @@ def test_every_data_file_is_in_the_repository_and_named_in_sources() -> None:
     labelled = (bounces / "labels.csv").read_text(encoding="utf-8")
     section = sources.split("## `bounces/`", 1)[1].split("\n## ", 1)[0]
     assert "BSD 2-Clause" in section and "rb-sisimai" in section
+    # Corrected labels carry their reason, and SOURCES.md counts them.
+    with (bounces / "labels.csv").open(newline="", encoding="utf-8") as rows:
+        noted = [row for row in csv.DictReader(rows) if row["note"]]
+    counted = re.search(r"Corrected labels: \*\*(\d+)\*\* rows", section)
+    assert counted and int(counted.group(1)) == len(noted)
+    assert all(row["note"].startswith("Corrected from ") for row in noted)
     for path in files:
         if bounces in path.parents:
             assert path.name == "labels.csv" or f"{path.name}," in labelled, path.name

@@ -188,3 +188,105 @@ def test_the_enhanced_code_is_read_from_the_text() -> None:
     assert enhanced_status("smtp; 550 #5.1.0 Address rejected") == "5.1.0"
     assert enhanced_status("version 1.2.3.4 of nothing") is None
     assert enhanced_status(None) is None
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Exchange 2003's NDR, Lotus Domino and Notes (English and Japanese), IMail's and
+        # mail.local's final delivery: a lookup in the mailbox host's own directory.
+        "kijitora@example.jp The recipient name is not recognized MSEXCH:IMS:NNN:CAT:NEKO 0 "
+        "(000C05A6) Unknown Recipient",
+        "because: User some.name (a@example.jp) not listed in Domino Directory",
+        "ユーザーNeko (a@example.co.jp) は Domino ディレクトリには見つかりません。",
+        "------- Failure Reasons -------- ディレクトリのリストにありません a@example.co.jp",
+        "Invalid final delivery userid: a@example.co.jp",
+        "mail.local: unknown user: kijitora 554 <a@example.net>... Service unavailable",
+    ],
+)
+def test_a_directory_lookup_in_its_own_words_is_sure(reply: str) -> None:
+    result = classify(None, reply)
+    assert (judged(result), result.reason) == (HARD_INVALID, "user_unknown")
+
+
+def test_postfix_recipient_tables_answer_rcpt_to_whatever_a_relay_reports() -> None:
+    # m-FILTER names DATA, the last command it sent; Postfix's table lookup answers RCPT TO.
+    mfilter = (
+        "-------server message 550 5.1.1 <a@b.jp>: Recipient address rejected: User unknown "
+        "in local recipient table -------SMTP command DATA"
+    )
+    assert judged(classify(None, mfilter)) == HARD_INVALID
+    # The same words about the sender are the sender's problem.
+    sender = "553 5.1.0 <a@b.jp>: Sender address rejected: User unknown in local recipient table"
+    assert judged(classify(None, sender)) == SPAM_BLOCK
+
+
+def test_gmail_s_sentence_without_gmail_s_code_is_not_sure() -> None:
+    # Gmail says it with 550-5.1.1; another server writing it with 5.0.0 says no more than
+    # "user unknown" without a code.
+    words = "The email account that you tried to reach does not exist."
+    assert (judged(classify("5.0.0", words)), classify("5.0.0", words).reason) == (
+        SPAM_BLOCK,
+        "filtered",
+    )
+    assert judged(classify("5.1.1", "550-5.1.1 " + words)) == HARD_INVALID
+
+
+def test_a_local_delivery_program_s_failure_is_soft() -> None:
+    procmail = 'procmail: Couldn\'t create "/var/spool/mail/neko" id: r.example.org: No such user'
+    assert (judged(classify("5.1.1", procmail)), classify("5.1.1", procmail).reason) == (
+        SOFT,
+        "temporary",
+    )
+    pipe = "554 \"|IFS=' ' && exec /usr/local/bin/procmail -f- || exit 75 #kijitora\""
+    assert judged(classify("5.5.0", pipe)) == SOFT
+
+
+def test_a_quota_before_any_recipient_is_the_sender_s() -> None:
+    relay = (
+        "SMTP error from remote mail server after initial connection: 554 neko22 : CAT : "
+        "You've reached your daily relay quota - 203.0.113.0"
+    )
+    assert (judged(classify(None, relay)), classify(None, relay).reason) == (
+        SPAM_BLOCK,
+        "rejected",
+    )
+    # At RCPT TO or after it, a quota is the mailbox's.
+    assert judged(classify(None, "552 Error: disk quota exceeded")) == SOFT
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected", "reason"),
+    [
+        (
+            "SMTP error from remote mail server after end of data: 550 5.2.0 <a@b> From: "
+            "Domain is invalid. Please provide a valid From: IB506",
+            SPAM_BLOCK,
+            "policy",
+        ),
+        (
+            "<a@ezweb.ne.jp> Each of the following recipients was rejected by a remote mail "
+            "server.",
+            SPAM_BLOCK,
+            "rejected",
+        ),
+        (
+            "Google tried to deliver your message, but it was rejected by the recipient "
+            "domain. The error that the other server returned was: 500 Remote server does "
+            "not support TLS (state 6).",
+            SOFT,
+            "temporary",
+        ),
+        # "rejected by" decides only when nothing else is said.
+        (
+            "Google tried to deliver your message, but it was rejected by the server for the "
+            "recipient domain example.org by mx.example.org. [192.0.2.1]. The error that the "
+            "other server returned was: 550 5.1.1 <a@example.org>... User unknown",
+            HARD_INVALID,
+            "user_unknown",
+        ),
+    ],
+)
+def test_more_wordings(reply: str, expected: tuple[str, str | None], reason: str) -> None:
+    result = classify(None, reply)
+    assert (judged(result), result.reason) == (expected, reason)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.bounce_corpus import CORPUS
-from tracker.bounces.parse import Unreadable, parse
+from tracker.bounces.parse import Failure, Unreadable, parse
 
 
 def message(name: str) -> bytes:
@@ -72,3 +72,63 @@ def test_the_tracker_token_is_found_in_the_returned_headers() -> None:
 def test_no_message_at_all_is_unreadable(raw: bytes) -> None:
     with pytest.raises(Unreadable):
         parse(raw)
+
+
+def only(name: str) -> Failure:
+    (failure,) = parse(message(name)).failures
+    return failure
+
+
+def test_the_command_answered_is_found_across_a_wrapped_line() -> None:
+    # Postfix wraps "(in reply to\n    RCPT TO command)"; its Diagnostic-Code does not say it.
+    assert (only("lhost-postfix-36.eml").reply or "").endswith("(in reply to RCPT TO)")
+
+
+def test_a_sendmail_transcript_line_of_another_host_is_not_this_address_s() -> None:
+    failures = parse(message("lhost-v5sendmail-05.eml")).failures
+    edu = next(f for f in failures if f.address == "kijitora@example.edu")
+    assert edu.reply is not None and "Connection reset" in edu.reply
+    assert "Host unknown" not in edu.reply
+
+
+def test_an_indented_unsent_message_mark_starts_the_copy() -> None:
+    failure = only("lhost-v5sendmail-06.eml")
+    assert failure.reply is not None and "Remote protocol error" in failure.reply
+    assert "Received:" not in failure.reply
+    # The failed address is named only in the copy's To: it is still found.
+    assert only("lhost-v5sendmail-01.eml").address == "kijitora@example.com"
+
+
+def test_the_original_message_section_of_an_mms_gateway_is_the_copy() -> None:
+    failure = only("lhost-verizon-01.eml")
+    assert failure.address == "0000000000@vzwpix.com"
+    assert failure.reply == (
+        "Message could not be delivered to mobile. Error: No valid recipients for this MM"
+    )
+
+
+def test_a_failed_address_that_is_also_the_bounce_s_recipient_is_kept() -> None:
+    # Someone mailed themselves: qmail's "<address>:" paragraph names them all the same.
+    failure = only("lhost-qmail-08.eml")
+    assert failure.address == "shironeko@example.ad.jp"
+    assert failure.reply is not None and "disk quota exceeded" in failure.reply
+
+
+def test_a_dsn_with_a_broken_mime_structure_keeps_its_notice() -> None:
+    failure = only("rfc3464-06.eml")
+    assert failure.reply is not None and "mail.local: unknown user: kijitora" in failure.reply
+
+
+def test_a_dsn_without_a_diagnostic_takes_its_notice_of_one_recipient() -> None:
+    # EZweb writes the reason above the address; Sendmail names the address "expanded from".
+    ezweb = only("lhost-ezweb-02.eml")
+    assert ezweb.reply is not None and "The user(s) account is disabled." in ezweb.reply
+    expanded = only("rfc3464-04.eml")
+    assert expanded.reply is not None and "Service unavailable" in expanded.reply
+
+
+def test_japanese_in_a_dsn_field_and_around_the_address_is_read() -> None:
+    domino = only("lhost-domino-02.eml")
+    assert domino.reply is not None and "Domino ディレクトリには見つかりません" in domino.reply
+    notes = only("lhost-notes-02.eml")
+    assert notes.reply is not None and "ディレクトリのリストにありません" in notes.reply

@@ -9,9 +9,10 @@ full" exists), then the enhanced code, then the reply code, then the provider's 
 ``invalid`` stops mail for good, so it is given only for a permanent failure whose text
 or code names a missing user, domain or moved mailbox; anything unsure is not invalid.
 
-Sources of the phrases: RFC 3463 and RFC 5248 (the enhanced codes and their meaning) and
-the reason lists of Sisimai (``lib/sisimai/reason/*.rb`` of github.com/sisimai/rb-sisimai,
-BSD 2-Clause), which collect the wording of real MTAs and providers.
+Sources of the phrases: RFC 3463 and RFC 5248 (the enhanced codes and their meaning), the
+reason lists and MTA tables of Sisimai (``lib/sisimai/reason/*.rb`` and
+``lib/sisimai/lhost/*.rb`` of github.com/sisimai/rb-sisimai, BSD 2-Clause), which collect
+the wording of real MTAs and providers, and the MTAs' own documentation where named.
 """
 
 from __future__ import annotations
@@ -193,6 +194,9 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:no|not have|without) permission",
             r"not (?:a )?registered gateway user",
             r"administrative(?:ly)? (?:prohibition|denied)",
+            # The message's From: refused (GoDaddy's IB506 "From: Domain is invalid").
+            r"\bfrom:? (?:header |address |domain )?(?:domain )?is invalid",
+            r"provide a valid from\b",
         ),
     ),
     (
@@ -224,6 +228,20 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "moved",
         _any(r"has been replaced by", r"has moved", r"moved permanently"),
+    ),
+    # A local delivery program that failed on the receiving host (Sisimai's mailererror:
+    # procmail, a pipe, a command's exit status): the server's trouble, whatever else
+    # its message says ("procmail: … No such user" is procmail's, not the mailbox's).
+    (
+        "temporary",
+        _any(
+            r"procmail: ",
+            r"bin/procmail",
+            r"\|\| exit ",
+            r"command died with status",
+            r"pipe to \|",
+            r"mailer error",
+        ),
     ),
     (
         "host_unknown",
@@ -283,6 +301,12 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"wasn'?t found at the destination",
             r"invalid final delivery userid",
             r"not a valid address",
+            # Exchange 2003, Lotus Domino and Notes (English, French, Spanish, Japanese).
+            r"recipient name is not recognized",
+            r"non répertorié dans l'annuaire domino",
+            r"no se encuentra en el directorio de domino",
+            r"ディレクトリには見つかりません",
+            r"ディレクトリのリストにありません",
         ),
     ),
     (
@@ -326,8 +350,14 @@ _TEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"transaction failed",
             r"pipe to \|",
             r"command (?:died|failed)",
+            # The receiving server cannot do the TLS the sender requires (Gmail's "Remote
+            # server does not support TLS"): its configuration, not the address.
+            r"does not support (?:start)?tls",
         ),
     ),
+    # A refusal that gives no reason ("Each of the following recipients was rejected by a
+    # remote mail server", EZweb): permanent, but nothing says the address is gone.
+    ("rejected", _any(r"(?:was|were) rejected by (?:a |the )?remote")),
 )
 
 # "User unknown" in answer to DATA: the recipient was accepted at RCPT TO, so the refusal
@@ -348,12 +378,31 @@ _AT_RCPT = re.compile(
     r"|does not like recipient|progress was rcpt to",
     re.I,
 )
-# Providers' own words for an account that does not exist (Yahoo's "dd", Gmail's,
-# Microsoft's directory lookup, Google Workspace's notice): no code or phase needed.
+# Providers' own words for an account that does not exist (Yahoo's "dd", Microsoft's
+# directory lookup, Google Workspace's notice): no code or phase needed. Gmail's "The email
+# account that you tried to reach does not exist" comes with its 550-5.1.1, which decides;
+# the sentence under another server's 5.0.0 says no more than "user unknown".
 _DEFINITE = re.compile(
-    r"dd this user doesn'?t have a|the email account that you tried to reach does not exist"
+    r"dd this user doesn'?t have a"
     r"|recipientnotfound|recipient not found by smtp address lookup"
-    r"|address couldn'?t be found",
+    r"|address couldn'?t be found"
+    # A lookup in the directory of the host that keeps the mailboxes, in its own words:
+    # Exchange 2003 (NDR "The recipient name is not recognized", IMS code 000C05A6),
+    # Lotus Domino and Notes (the Domino Directory, the Name & Address Book), Ipswitch
+    # IMail's final delivery, sendmail's mail.local(8) (no such local account).
+    r"|the recipient name is not recognized|\(000c05a6\) unknown recipient"
+    r"|not listed in (?:the )?domino directory|non répertorié dans l'annuaire domino"
+    r"|no se encuentra en el directorio de domino|domino ディレクトリには見つかりません"
+    r"|not listed in public name & address book|ディレクトリのリストにありません"
+    r"|invalid final delivery userid|mail\.local: unknown user",
+    re.I,
+)
+# Postfix's reject_unlisted_recipient and its recipient maps answer RCPT TO only
+# (postconf(5): "User unknown in local recipient table"), whatever command a relay that
+# reports the refusal names after it.
+_RCPT_ONLY = re.compile(
+    r"recipient address rejected: user unknown in (?:local|virtual (?:alias|mailbox)|relay)"
+    r" recipient table",
     re.I,
 )
 _INVALID_REASONS = ("user_unknown", "host_unknown", "moved")
@@ -439,6 +488,8 @@ _HINT_CHARS = re.compile(r"[^a-z0-9]")
 def _known_gone(reply: str, parts: list[str]) -> bool:
     """Whether a "user unknown" reply is sure: said at RCPT TO or with a 5.1.x code, or
     in a provider's own words, and not after DATA."""
+    if _RCPT_ONLY.search(reply):
+        return True
     if _AFTER_DATA.search(reply):
         return False
     if _DEFINITE.search(reply) or _AT_RCPT.search(reply):
@@ -490,7 +541,8 @@ def classify(
     permanent = klass != "4"
     reason = text_reason(reply) if reply else None
     if reason is not None:
-        if reason in _INVALID_REASONS and _BEFORE_RCPT.search(reply):
+        if reason in (*_INVALID_REASONS, "mailbox_full") and _BEFORE_RCPT.search(reply):
+            # No mailbox was named yet: a quota then is the sender's ("daily relay quota").
             reason = "rejected"
         elif reason == "user_unknown" and not _known_gone(reply, parts):
             # Words alone, without a 5.1.x code, a refusal at RCPT TO or a provider's own

@@ -55,10 +55,17 @@ _ADDRESS = re.compile(rf"(?<!{_LOCAL}){_LOCAL}+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]
 _ANGLED = re.compile(r"<\s*(" + _ADDRESS.pattern + r")\s*>")
 MAX_LINE = 1000
 _HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z0-9\-]*:")
+# The SMTP command a refusal answered, as MTAs write it (Postfix wraps its long lines, so
+# the words may be split by a line break).
 _COMMAND = re.compile(
-    r"(?:in reply to|after) (?:end of )?(?:data|rcpt to|mail from)\b",
+    r"(?:in\s+reply\s+to|after)\s+(?:end\s+of\s+)?(?:data|rcpt\s+to|mail\s+from)\b",
     re.I,
 )
+# A line of a Sendmail transcript that reports another destination host
+# ("550 example.org (smtp)... 550 Host unknown"): what follows is not about the address.
+_TRANSCRIPT_HOST = re.compile(r"^[245]\d\d \S+ \([\w-]+\)\.\.\. ")
+# ISO-2022-JP text (Japanese servers write diagnostics so) starts with an escape.
+_JIS = re.compile(r"\x1b[$(][@AB]")
 _QUOTED = re.compile(r"^(?:\s*>)+\s?")
 # Lines of a bounce's prose that name someone other than a failed recipient.
 _NOT_RECIPIENT_LINE = re.compile(
@@ -74,11 +81,12 @@ _TOKEN_IN_TEXT = re.compile(r"^" + TOKEN_HEADER + r":\s*(\S+)", re.I | re.M)
 _MESSAGE_ID_IN_TEXT = re.compile(r"^Message-I[Dd]:\s*(<[^>\s]+>)", re.I | re.M)
 # Where the copy of the returned message starts in a bounce's prose.
 _COPY_MARKS = re.compile(
-    r"^(?:-+ ?(?:this is a copy|below this line|original message|the original message"
+    r"^(?:[ \t]*-+ ?(?:this is a copy|below this line|original message|the original message"
     r"|returned message|undelivered message|message text follows|original mail"
-    r"|a copy of the original|forwarded message)"
+    r"|a copy of the original|forwarded message|unsent message follows)"
     r"|\s*-+ ?original message ?-+"
     r"|original message follows"
+    r"|original message:\s*$"
     r"|-{2,} ?Headers of the original message"
     r"|Return-Path: ?<"
     r"|Received: from )",
@@ -123,7 +131,31 @@ def _text_of(part: Message) -> str:
 
 def _header(msg: Message, name: str) -> str:
     value = msg.get(name)
-    return " ".join(str(value).split()) if value is not None else ""
+    return " ".join(_unjis(str(value)).split()) if value is not None else ""
+
+
+def _unjis(text: str) -> str:
+    """``text`` with ISO-2022-JP runs decoded (raw in a header or DSN field)."""
+    if not _JIS.search(text):
+        return text
+    try:
+        return text.encode("ascii").decode("iso2022_jp")
+    except (UnicodeError, LookupError):
+        return text
+
+
+def _command(text: str) -> str | None:
+    """The SMTP command a refusal in ``text`` answered, in the words found."""
+    found = _COMMAND.search(text)
+    return " ".join(found.group(0).split()) if found else None
+
+
+def _with_command(said: str, prose: str) -> str:
+    """``said`` with the SMTP command named in ``prose`` when it does not name it."""
+    command = _command(prose)
+    if command and command.lower() not in " ".join(said.split()).lower():
+        said += f" ({command})"
+    return said
 
 
 def _clean_address(value: str) -> str | None:
@@ -189,14 +221,12 @@ def _near(prose: str, address: str, others: tuple[str, ...] = ()) -> str:
             continue
         if kept and any(o in text.lower() for o in others if o != address):
             break
+        if kept and _TRANSCRIPT_HOST.match(text):
+            break
         kept.append(text)
         if len(kept) >= 10:
             break
-    said = " ".join(kept)
-    command = _COMMAND.search(prose)
-    if command and command.group(0).lower() not in said.lower():
-        said += f" ({command.group(0)})"
-    return said
+    return _with_command(" ".join(kept), prose)
 
 
 def _dsn(msg: Message, status_part: Message, prose: str) -> list[Failure]:
@@ -212,6 +242,8 @@ def _text_dsn_blocks(text: str) -> list[Message]:
 
 def _recipient_blocks(blocks: list[Message], prose: str) -> list[Failure]:
     failures: list[Failure] = []
+    notice = _before_copy(prose)
+    named = [b for b in blocks if _RECIPIENT_FIELD.search(str(b))]
     for fields in blocks:
         address = _clean_address(_header(fields, "Final-Recipient")) or _clean_address(
             _header(fields, "Original-Recipient")
@@ -226,11 +258,15 @@ def _recipient_blocks(blocks: list[Message], prose: str) -> list[Failure]:
         status = _header(fields, "Status") or None
         status_found = _STATUS.search(status or "")
         status = ".".join(status_found.groups()) if status_found else None
-        said = "" if len(diagnostic) > 10 else _near(_before_copy(prose), address)
-        command = _COMMAND.search(prose)
-        if command and command.group(0).lower() not in (diagnostic + said).lower():
-            said += f" ({command.group(0)})"
-        reply = " ".join(x for x in (diagnostic, said) if x) or None
+        said = ""
+        if len(diagnostic) <= 10:
+            # No diagnostic: what the notice says. A notice about one recipient says it
+            # all of that one (a reason may stand above the address, or the address be
+            # written in another form, "expanded from"); of several, only near each.
+            said = _near(notice, address)
+            if len(named) == 1:
+                said = " ".join(notice.split())[-600:] or said
+        reply = _with_command(" ".join(x for x in (diagnostic, said) if x), prose).strip() or None
         failures.append(Failure(address, status, reply, "failed"))
     return failures
 
@@ -269,12 +305,18 @@ def _own_addresses(msg: Message, returned: Message | None) -> set[str]:
 def _prose_failures(msg: Message, prose: str, returned: Message | None) -> list[Failure]:
     """Failed addresses of a non-standard bounce, by the known shapes of its prose."""
     head = _before_copy(prose)
+    if returned is None and len(head) < len(prose):
+        # The copy follows the notice in the same text ("----- Unsent message follows").
+        returned = _headers_block(prose[len(head) :].split("\n", 1)[-1])
     mine = _own_addresses(msg, returned)
     named = [a.strip() for a in _header(msg, "X-Failed-Recipients").split(",") if a.strip()]
     candidates = [a.lower() for a in named if _ADDRESS.fullmatch(a.strip())]
     if not candidates:
         leading: list[str] = []
         anywhere: list[str] = []
+        # The bounce's own addresses are left out, but "<address>:" alone on its line
+        # (qmail's shape) names a failed recipient even when someone mailed themselves.
+        own: list[str] = []
         for line in head.split("\n"):
             line = _QUOTED.sub("", line)
             if _NOT_RECIPIENT_LINE.search(line):
@@ -282,7 +324,11 @@ def _prose_failures(msg: Message, prose: str, returned: Message | None) -> list[
             for found in _ANGLED.findall(line) or _ADDRESS.findall(line):
                 address = found.strip(".'\"").lower()
                 local = address.split("@", 1)[0]
-                if address in mine or _DAEMON_LOCALPARTS.match(local):
+                if _DAEMON_LOCALPARTS.match(local):
+                    continue
+                if address in mine:
+                    if line.strip().lower() == f"<{address}>:" and address not in own:
+                        own.append(address)
                     continue
                 # "<address>:" or the address alone at the start of a line names a
                 # failed recipient in most MTAs' prose; an address inside a sentence
@@ -291,13 +337,17 @@ def _prose_failures(msg: Message, prose: str, returned: Message | None) -> list[
                 target = leading if first else anywhere
                 if address not in target:
                     target.append(address)
-        candidates = leading or anywhere
+        candidates = leading or anywhere or own
     if not candidates and returned is not None:
         candidates = [a.lower() for _, a in getaddresses([_header(returned, "To")]) if a][:1]
     failures = []
     others = tuple(candidates)
     for address in candidates:
-        said = _near(head, address, others) or head.strip()[-600:]
+        said = _near(head, address, others)
+        if not said.lower().replace(address, "").strip(" <>:"):
+            # Only the address: the reason is written around it (Lotus Notes puts it on
+            # the line above), so the end of the notice is what it says.
+            said = head.strip()[-600:]
         status_found = _STATUS.search(said)
         status = ".".join(status_found.groups()) if status_found else None
         failures.append(Failure(address, status, " ".join(said.split()) or None, "failed"))
@@ -382,6 +432,9 @@ def parse(raw: bytes) -> Report:
         body = msg.get_payload()
         text = body if isinstance(body, str) else ""
         if _RECIPIENT_FIELD.search(text) and re.search(r"^Action:", text, re.I | re.M):
+            # The MIME structure is broken: the notice is the text before the fields.
+            fields = re.search(r"^(?:Reporting-MTA|Final-Recipient):", text, re.I | re.M)
+            prose = prose or (text[: fields.start()] if fields else "")
             failures = _recipient_blocks(_text_dsn_blocks(text), prose)
             if failures:
                 copy = _COPY_MARKS.search(text)
