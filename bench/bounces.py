@@ -9,7 +9,8 @@ Sent event with that address is posted per person, so each bounce is matched (by
 address) and stored, as after a real send. The server (SQLite file) is pinned to core
 0, this client to core 1 (bench/http.py's ``pin``); prints messages/s, how many results
 were stored, and the server's CPU seconds (messages per CPU second: what one core
-would take if the server had it alone; shared machines make messages/s drift).
+would take if the server had it alone; shared machines make messages/s drift) with the
+seconds its threads waited, runnable, for a CPU.
 """
 
 from __future__ import annotations
@@ -97,10 +98,17 @@ async def post_all(base: str, bodies: list[bytes], in_flight: int) -> tuple[floa
         return len(bodies) / (time.perf_counter() - started), stored
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """Seconds the process's threads have run on a CPU, and waited runnable for one
+    (another process had the core), so far (/proc/PID/task/*/schedstat)."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "schedstat").read_text().split()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
 
 
 def pin_client() -> None:
@@ -130,9 +138,10 @@ def main() -> None:
                 base = f"http://127.0.0.1:{server.port}"
                 asyncio.run(send_events(base, people))
                 assert server.proc is not None
-                cpu = cpu_seconds(server.proc.pid)
+                ran, waited = cpu_seconds(server.proc.pid)
                 rate, stored = asyncio.run(post_all(base, bodies, args.in_flight))
-                cpu = cpu_seconds(server.proc.pid) - cpu
+                after = cpu_seconds(server.proc.pid)
+                cpu, waited = after[0] - ran, after[1] - waited
             finally:
                 server.stop()
             rates.append(rate)
@@ -140,7 +149,8 @@ def main() -> None:
             print(
                 f"round {run + 1}: {len(bodies):,} messages ({len(people):,} failed recipients)"
                 f" in {len(bodies) / rate:.1f} s: {rate:,.0f} messages/s, {stored:,} stored;"
-                f" server CPU {cpu:.1f} s ({len(bodies) / cpu:,.0f} messages per CPU second)",
+                f" server CPU {cpu:.1f} s ({len(bodies) / cpu:,.0f} messages per CPU second),"
+                f" {waited:.1f} s runnable but waiting for a CPU (threads summed)",
                 flush=True,
             )
     print(
