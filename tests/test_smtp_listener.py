@@ -172,8 +172,8 @@ def test_stalled_smtp_clients_do_not_hold_up_http_clients(
         for _ in range(10):
             assert _get(server.port, "/healthz", timeout=10) == 200
         took = (time.monotonic() - started) / 10
-        # Generous: a request waits for no SMTP client (baseline measured just above).
-        assert took < max(1.0, 20 * baseline), (took, baseline)
+        # Generous (a loaded machine): a held-up request would wait for its 10 s timeout.
+        assert took < max(5.0, 20 * baseline), (took, baseline)
         with smtplib.SMTP(HOST, port, timeout=10) as client:  # nor does another MTA
             assert client.noop()[0] == 250
     finally:
