@@ -1,4 +1,5 @@
-"""``python -m bench``: every benchmark in one run (HTTP load, then the sending system's).
+"""``python -m bench``: every benchmark in one run (HTTP load, the sending system's, then
+the bounce intake's).
 
 Arguments are passed to ``bench.http``; ``--quick`` runs one short round of each.
 """
@@ -15,7 +16,9 @@ def main() -> None:
     args = [a for a in args if a != "--quick"]
     http = ["--rounds", "1", "--seconds", "1"] if quick else []
     ingest = ["--rounds", "1", "--population", "100000"] if quick else []
-    for module, extra in (("bench.http", http + args), ("bench.ingest", ingest)):
+    bounces = ["--messages", "2000"] if quick else []
+    runs = (("bench.http", http + args), ("bench.ingest", ingest), ("bench.bounces", bounces))
+    for module, extra in runs:
         print(f"== python -m {module} {' '.join(extra)}", flush=True)
         code = subprocess.call([sys.executable, "-m", module, *extra])
         if code:

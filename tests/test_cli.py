@@ -214,9 +214,9 @@ def test_a_commands_log_lines_go_to_stderr_not_into_its_output(workdir: Path) ->
 
 @pytest.mark.parametrize("module", ["tracker", "tracker.cli"])
 def test_help_lists_every_command(module: str) -> None:
-    """`python -m tracker.cli --help` and `python -m tracker --help` name all ten commands."""
+    """`python -m tracker.cli --help` and `python -m tracker --help` name all 11 commands."""
     commands = {"serve", "decorate", "check", "keys", "rescore", "forget", "workflow", "report",
-                "export", "db"}  # fmt: skip
+                "export", "db", "bounces"}  # fmt: skip
     assert set(main.commands) == commands, "a new command belongs in this list"
     result = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60

@@ -13,7 +13,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from tracker import pages
+from tracker import pages, smtp_listener
 from tracker.config import Settings
 from tracker.decorate_pool import DecoratePool, stop_decorate_pool
 from tracker.events import iso, iso_now
@@ -112,6 +112,7 @@ def create_app(
     app[DECORATE_POOL] = DecoratePool(settings.secret_keys, settings.decorate_seconds)
     app[VIEWS] = RenderCache()
     app[HOOKS] = hook_state(settings)
+    smtp_listener.setup(app)  # before the store: a port in use stops the start first
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(webhooks_ctx)  # after the store: stopped before it closes
     app.cleanup_ctx.append(workflow_ctx)

@@ -553,6 +553,9 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
     lines += [{"figure": f"{k.replace('_', ' ')} rate", "value": percent(v)}
               for k, v in stats["rates"].items()]  # fmt: skip
     lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
+    lines += [{"figure": f"hard bounced {k}", "value": v}
+              for k, v in stats["hard_bounced_by_category"].items()]  # fmt: skip
+    lines += [{"figure": "complaints", "value": stats["complaints"]}]
     lines += [{"figure": "first activity", "value": stats["first_activity"]},
               {"figure": "last activity", "value": stats["last_activity"]}]  # fmt: skip
     click.echo(f"Delivery {delivery} ({bots} bots)\n")
@@ -654,6 +657,52 @@ def export(
     took = duration(shown[0].seconds) if shown else "0.0 s"
     click.echo(f"{count:,} events{of_type} exported in {took}; the last cursor is {last[0]}"
                f" (--after {last[0]} continues from there).", err=True)  # fmt: skip
+
+
+@main.command()
+@config_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Judge and match, store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
+@click.option("--summary", "summary_only", is_flag=True, help="Print the summary line only.")
+def bounces(
+    config_path: Path | None,
+    paths: tuple[Path, ...],
+    dry_run: bool,
+    as_json: bool,
+    summary_only: bool,
+) -> None:
+    """Take bounce messages from .eml files, maildirs and mboxes (PATH…)."""
+    from tracker import bounce_files
+
+    try:
+        bounce_files.check(list(paths))
+    except bounce_files.SourceError as exc:
+        raise OperatorError(str(exc)) from None
+    settings = settings_from(config_path)
+    tally = bounce_files.Tally()
+
+    async def take_all(store: Store) -> None:
+        from tracker.tokens import Tokens
+
+        taker = bounce_files.taker(store, Tokens(settings.secret_keys), dry_run)
+        for path in paths:
+            for label, raw in bounce_files.messages(path):
+                outcome = await taker(raw)
+                tally.add(outcome)
+                if as_json and not summary_only:
+                    click.echo(json.dumps({"source": label, **outcome}))
+                elif not summary_only:
+                    click.echo(bounce_files.line(label, outcome))
+
+    try:
+        with_store(settings, take_all)
+    except bounce_files.SourceError as exc:
+        raise OperatorError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"summary": tally.counts(dry_run)}))
+    else:
+        click.echo(tally.line(dry_run))
 
 
 @main.group()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # these modules read their own key from here
     from tracker.decorate_pool import DecoratePool
     from tracker.hooks.state import HookState
     from tracker.serving import Drain
+    from tracker.smtp_listener import Listening
     from tracker.workflow import Workflow
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -39,3 +40,5 @@ SESSIONS = web.AppKey("ui_sessions", Sessions)
 THROTTLE = web.AppKey("ui_login_throttle", LoginThrottle)
 # The provider webhooks' certificate cache and Mailgun tokens (tracker.hooks).
 HOOKS: web.AppKey[HookState] = web.AppKey("hooks")
+# The SMTP listener's server and protocol factory while it listens.
+SMTP_SERVER: web.AppKey[Listening] = web.AppKey("smtp_server")

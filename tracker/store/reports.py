@@ -11,7 +11,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tracker.events import EventType
-from tracker.eventtypes import HIT_TYPES, JUDGED_TYPES, JUDGED_TYPES_SQL, ROUTE_TYPES, TYPE_ROUTES
+from tracker.eventtypes import (
+    HARD_CATEGORIES,
+    HIT_TYPES,
+    JUDGED_TYPES,
+    JUDGED_TYPES_SQL,
+    ROUTE_TYPES,
+    TYPE_ROUTES,
+)
 from tracker.store.base import EVERY_HIT, LogFilter
 from tracker.store.units import WATERMARK
 from tracker.tokens import HONEYPOT_LINK
@@ -198,7 +205,30 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
             "bot_opens": count(EventType.OPENED, ("bot",)),
             "bot_clicks": count(EventType.CLICKED, ("bot",)),
         },
+        **await bounce_figures(rows, delivery),
     }
+
+
+async def bounce_figures(rows: Rows, delivery: str) -> dict[str, Any]:
+    """Hard bounces by category and the complaints (Unsubscribed for a spam complaint).
+
+    Read from the events themselves (the workflow's totals do not keep the category):
+    bounces and complaints are a small share of a delivery's events.
+    """
+    found = await rows(
+        "SELECT coalesce(category, 'invalid') AS category, count(*) AS n FROM events"
+        " WHERE delivery = :delivery AND type = 'hard_bounced' GROUP BY 1",
+        {"delivery": delivery},
+    )
+    split = {category: 0 for category in HARD_CATEGORIES}
+    for row in found:
+        split[str(row["category"])] = split.get(str(row["category"]), 0) + int(row["n"])
+    complaints = await rows(
+        "SELECT count(*) AS n FROM events WHERE delivery = :delivery"
+        " AND type = 'unsubscribed' AND cause = 'complaint'",  # tracker.bounces.intake
+        {"delivery": delivery},
+    )
+    return {"hard_bounced_by_category": split, "complaints": int(complaints[0]["n"])}
 
 
 async def delivery_urls(rows: Rows, delivery: str, traffic: str) -> list[dict[str, Any]]:
