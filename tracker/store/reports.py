@@ -160,18 +160,11 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         " max(last_at) AS last FROM facts GROUP BY type, verdict",
         {"delivery": delivery},
     )
-    # Activity: a person's (or machine's, as counted) opens, clicks and unsubscribes.
-    active = [r for r in counts if r["type"] in HIT_TYPES and r["verdict"] in COUNTED[traffic]]
     clickers = await count_clickers(rows, delivery, traffic)
 
-    def count(kind: EventType, verdicts: tuple[str, ...] = COUNTED[traffic]) -> int:
-        if kind not in JUDGED_TYPES:
-            verdicts = VERDICTS
+    def count(kind: EventType, verdicts: tuple[str, ...]) -> int:
         return sum(int(r["n"]) for r in counts if r["type"] == kind and r["verdict"] in verdicts)
 
-    sent, delivered = count(EventType.SENT), count(EventType.DELIVERED)
-    opened, unique_clickers = count(EventType.OPENED), clickers.get(-1, 0)
-    unsubscribed = count(EventType.UNSUBSCRIBED)
     # People's Opened through a mail provider's image proxy (device "proxy"): counted in
     # ``opened``, and shown apart so the open rate's share from proxies is visible.
     proxied = await rows(
@@ -179,24 +172,17 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         " AND device = 'proxy'",
         {"delivery": delivery},
     )
+    figures = _figures(counts, clickers.get(-1, 0), traffic)
+    # Activity: a person's (or machine's, as counted) opens, clicks and unsubscribes.
+    active = [r for r in counts if r["type"] in HIT_TYPES and r["verdict"] in COUNTED[traffic]]
     return {
-        "sent": sent,
-        "delivered": delivered,
-        "hard_bounced": count(EventType.HARD_BOUNCED),
-        "soft_bounced": count(EventType.SOFT_BOUNCED),
-        "opened": opened,
-        "clicks": count(EventType.CLICKED),
-        "unique_clickers": unique_clickers,
-        "unsubscribed": unsubscribed,
-        "rates": {
-            "delivery": rate(delivered, sent),
-            "open": rate(opened, delivered),
-            "click": rate(unique_clickers, delivered),
-            "click_to_open": rate(unique_clickers, opened),
-            "unsubscribe": rate(unsubscribed, delivered),
+        **{
+            k: v
+            for k, v in figures.items()
+            if k not in ("first_event", "first_sent", "last_activity")
         },
         "first_activity": min((r["first"] for r in active), default=None),
-        "last_activity": max((r["last"] for r in active), default=None),
+        "last_activity": figures["last_activity"],
         # Machine traffic, and people's opens through proxies, shown apart whatever
         # ``traffic`` asks for.
         "bots": {
@@ -389,8 +375,8 @@ SELECT delivery, sum(n) AS n FROM (
 
 
 def _figures(counts: list[Any], unique_clickers: int, traffic: str) -> dict[str, Any]:
-    """One delivery's counts and rates from its (type, verdict, n, first, last) rows, as
-    ``delivery_stats`` computes them."""
+    """One delivery's counts and rates from its (type, verdict, n, first, last) rows: what
+    ``delivery_stats`` and the deliveries list show alike."""
 
     def count(kind: EventType) -> int:
         verdicts = COUNTED[traffic] if kind in JUDGED_TYPES else VERDICTS
