@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracker.consent import parse_overrides
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -112,6 +114,11 @@ class Settings:
     decorate_seconds: float = 10.0
     # The domain of the VERP return path decorate gives (b-<token>@domain); empty: none.
     bounce_domain: str = ""
+    # Tracking consent (tracker.consent): "off" tracks everyone, "opt_out" all but who
+    # denied, "opt_in" only who granted.
+    consent: str = "off"
+    # Per-campaign policies, CAMPAIGN=off|opt_out|opt_in, overriding ``consent``.
+    consent_campaigns: tuple[str, ...] = ()
 
     @property
     def sqlite_path(self) -> Path:
@@ -129,6 +136,7 @@ _LIST_KEYS = {
     "webhook_urls",
     "signals",
     "anonymous_campaigns",
+    "consent_campaigns",
 }
 _INT_KEYS = {
     "port",
@@ -144,6 +152,7 @@ _INT_KEYS = {
 _CHOICES = {
     "anonymise_ip": ("prefix", "full", "none"),
     "tracking": ("on", "off"),
+    "consent": ("off", "opt_out", "opt_in"),
     "log_format": ("auto", "json", "console"),
     "log_level": ("debug", "info", "warning", "error", "critical"),
 }
@@ -188,6 +197,8 @@ def _coerce(key: str, value: Any) -> Any:
             items = _split(value)
             if key == "trusted_proxies":
                 return tuple(ipaddress.ip_network(i, strict=False) for i in items)
+            if key == "consent_campaigns":
+                parse_overrides(items)
             if key == "signals":
                 if items == ["none"]:
                     return ()
