@@ -242,3 +242,32 @@ class Reads:
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
         return await reports.delivery_logs(self._rows, delivery, filters, after=after, limit=limit)
+
+    async def consent(self, recipient: str, history: int = 100) -> dict[str, Any]:
+        """The person's current consent (``unknown`` with no time when never stated) and
+        their latest ``history`` changes, newest first."""
+        current = await self._rows(
+            "SELECT state, at, source, text FROM consent WHERE recipient = ?", (recipient,)
+        )
+        changes = await self._rows(
+            "SELECT state, at, source, text, recorded_at FROM consent_history"
+            " WHERE recipient = ? ORDER BY id DESC LIMIT ?",
+            (recipient, history),
+        )
+        now = dict(current[0]) if current else {"state": "unknown", "at": None,
+                                                 "source": None, "text": None}  # fmt: skip
+        return {"recipient": recipient, **now, "history": [dict(c) for c in changes]}
+
+    async def consent_states(self, recipients: list[str]) -> dict[str, str]:
+        """The current consent state of each of ``recipients`` who ever stated one."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(recipients))
+        for start in range(0, len(unique), CHUNK):
+            chunk = unique[start : start + CHUNK]
+            rows = await self._rows(
+                "SELECT recipient, state FROM consent"
+                f" WHERE recipient IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            found.update((r["recipient"], r["state"]) for r in rows)
+        return found

@@ -82,6 +82,28 @@ class SendEventRow(NamedTuple):
     cause: str | None
 
 
+class ConsentRow(NamedTuple):
+    """A row of ``consent`` (a person's current state), and of ``consent_history`` with
+    ``recorded_at`` after it."""
+
+    recipient: str
+    state: str
+    at: str
+    source: str
+    text: str | None
+
+
+class ConsentHistoryRow(NamedTuple):
+    """A row of ``consent_history``: a change as given, and when it was stored."""
+
+    recipient: str
+    state: str
+    at: str
+    source: str
+    text: str | None
+    recorded_at: str
+
+
 class Rejudged(NamedTuple):
     """What rescoring writes back to a stored hit; ``id`` and ``recipient`` find it."""
 
