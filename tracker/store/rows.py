@@ -138,12 +138,14 @@ def hit_rows(
     hits: list[Hit],
     verdicts: dict[int, tuple[Verdict, str]],
     scoring: Scoring,
+    untracked: frozenset[int] = frozenset(),
 ) -> tuple[list[HitRow], list[HitEventRow]]:
     """The hits' rows and their events' rows.
 
-    A hit of an anonymous campaign is judged with what the request said and kept with
-    nothing that names the person. An Opened made by a machine is kept under its own
-    dedupe key: it does not use up the recipient's one human Opened.
+    A hit of an anonymous campaign, or one of ``untracked`` (ids of hits whose person may
+    not be tracked now), is judged with what the request said and kept with nothing that
+    names the person. An Opened made by a machine is kept under its own dedupe key: it
+    does not use up the recipient's one human Opened.
     """
     rows: list[HitRow] = []
     events: list[HitEventRow] = []
@@ -152,7 +154,7 @@ def hit_rows(
         verdict, reasons = verdicts.get(hit_id, (None, None))
         agent = read_agent(hit.user_agent) if verdict is not None else None
         recipient, ip, user_agent = m.recipient, hit.ip, hit.user_agent
-        if verdict is not None and m.campaign in scoring.anonymous:
+        if verdict is not None and (m.campaign in scoring.anonymous or hit_id in untracked):
             recipient, ip, user_agent = ANONYMOUS, None, ""
         rows.append(
             HitRow(id=hit_id, at=hit.at, route=hit.route, method=hit.method,
