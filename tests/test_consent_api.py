@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
+from click.testing import CliRunner
 
 from tests.conftest import Rows
+from tracker.cli import main
+from tracker.keys import STORE
 from tracker.tokens import Message, Tokens
 
 
@@ -149,3 +156,35 @@ async def test_an_import_reports_bad_items_and_keeps_the_good(
         "/api/v1/consent", json={"items": items[:1], "source": "fax"}, headers=auth
     )
     assert bad_default.status == 400
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_changes_are_in_the_activity_log_the_export_and_forget_erases_them(
+    client: TestClient, auth: dict[str, str], rows: Rows
+) -> None:
+    await put(client, auth, "ann", {"state": "granted", "text": "Measure my opens"})
+    await client.post("/api/v1/consent", json=[{"recipient": "ann", "state": "denied"}],
+                      headers=auth)  # fmt: skip
+    log = await (await client.get("/api/v1/events?type=consent", headers=auth)).json()
+    assert [(i["recipient"], i["state"], i["cause"]) for i in log["items"]] == [
+        ("ann", "granted", "api"),
+        ("ann", "denied", "import"),
+    ]
+    assert log["items"][0]["reason"] == "Measure my opens"
+    tracking = await client.get("/api/v1/recipients/ann/tracking?sort=asc", headers=auth)
+    assert [i["state"] for i in (await tracking.json())["items"]] == ["granted", "denied"]
+    assert await client.app[STORE].deliveries("") == [], "a change is in no delivery"
+
+    result = await asyncio.to_thread(CliRunner().invoke, main, ["export", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    exported = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["type"], r["state"], r["cause"]) for r in exported] == [
+        ("consent", "granted", "api"),
+        ("consent", "denied", "import"),
+    ]
+
+    forgotten = await asyncio.to_thread(CliRunner().invoke, main, ["forget", "ann"])
+    assert forgotten.exit_code == 0, forgotten.output
+    assert rows("SELECT * FROM consent") == []
+    assert rows("SELECT * FROM consent_history") == []
+    assert rows("SELECT * FROM events") == []

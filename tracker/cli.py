@@ -460,7 +460,7 @@ def report_recipient(config_path: Path | None, recipient: str, bots: str, as_jso
 
 EXPORT_COLUMNS = ["cursor", "id", "type", "at", "delivery", "recipient", "campaign", "email",
                   "message", "link", "url", "category", "reason", "status", "cause", "flag",
-                  "verdict"]  # fmt: skip
+                  "verdict", "state"]  # fmt: skip
 
 
 @main.command()

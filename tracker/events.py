@@ -23,6 +23,8 @@ class EventType(enum.StrEnum):
     OPENED = "opened"
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
+    # A change of the person's tracking consent (tracker.consent), in no delivery.
+    CONSENT = "consent"
 
 
 class Route(enum.StrEnum):

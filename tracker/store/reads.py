@@ -86,7 +86,7 @@ class Reads:
         rows = await self._rows(
             "SELECT events.id AS cursor, coalesce(event_id, 'e' || events.id) AS id, type, at,"
             " delivery, recipient, campaign, email, message, link, url, category, reason, flag,"
-            " verdict, status, cause"
+            " verdict, status, cause, state"
             f" FROM events WHERE {where} ORDER BY events.id LIMIT ?",
             (*params, limit),
         )
@@ -201,7 +201,7 @@ class Reads:
             params += (until,)
         rows = await self._rows(
             "SELECT events.id, type, at, delivery, recipient, campaign, email, link, url,"
-            " category, reason, status, cause,"
+            " category, reason, status, cause, state,"
             " coalesce(verdict, 'human') AS verdict FROM events"
             f" WHERE {where} AND {reports.traffic_filter(traffic)}"
             f" ORDER BY at {order}, events.id {order} LIMIT ?",

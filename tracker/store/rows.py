@@ -104,6 +104,28 @@ class ConsentHistoryRow(NamedTuple):
     recorded_at: str
 
 
+class ConsentEventRow(NamedTuple):
+    """A row of ``events`` for a consent change: in no delivery, the state it sets, how it
+    was given (``cause``: api, page, import) and the wording shown (``reason``)."""
+
+    type: str
+    at: str
+    delivery: str
+    recipient: str
+    campaign: str
+    email: str
+    state: str
+    cause: str
+    reason: str | None
+
+
+def consent_event(change: ConsentRow) -> ConsentEventRow:
+    """The activity log's event of a consent change."""
+    return ConsentEventRow(type=EventType.CONSENT, at=change.at, delivery="",
+                           recipient=change.recipient, campaign="", email="",
+                           state=change.state, cause=change.source, reason=change.text)  # fmt: skip
+
+
 class Rejudged(NamedTuple):
     """What rescoring writes back to a stored hit; ``id`` and ``recipient`` find it."""
 

@@ -1,10 +1,11 @@
-"""Consent changes: every change kept in ``consent_history``, the latest per person
-current in ``consent``; and, when asked, the person's stored hits erased."""
+"""Consent changes: every change kept in ``consent_history`` and as an event of the
+activity log, the latest per person current in ``consent``; and, when asked, the
+person's stored hits erased."""
 
 from __future__ import annotations
 
 from tracker.store.dialect import Tx
-from tracker.store.rows import ConsentHistoryRow, ConsentRow
+from tracker.store.rows import ConsentHistoryRow, ConsentRow, consent_event
 from tracker.store.units import ConsentChanges
 
 # A state given with an older time than the current one is history, not current.
@@ -32,6 +33,7 @@ async def record(tx: Tx, unit: ConsentChanges) -> int:
         [ConsentHistoryRow(*change, recorded_at=unit.recorded_at) for change in unit.changes],
     )
     await tx.insert("consent", latest(unit.changes), _NEWER)
+    await tx.insert("events", [consent_event(change) for change in unit.changes])
     if not unit.erase:
         return 0
     erased = 0

@@ -189,7 +189,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sent_message ON events (message) WHERE type = 'sent';
     CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
     """,
-    # 5: SQLite's 14, tracking consent: each person's current state, and every change.
+    # 5: SQLite's 14, tracking consent: each person's current state, every change, and
+    # the state a change's event (type consent) sets.
     """
     CREATE TABLE consent (
         recipient text PRIMARY KEY,
@@ -209,6 +210,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (recipient, id)
     );
     CREATE INDEX consent_history_id ON consent_history (id);
+    ALTER TABLE events ADD COLUMN state text;
     """,
 )
 

@@ -227,7 +227,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sent_message ON events (message) WHERE type = 'sent';
     CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
     """,
-    # 14: tracking consent (tracker.consent): each person's current state, and every change.
+    # 14: tracking consent (tracker.consent): each person's current state, every change,
+    # and the state a change's event (type consent) in the activity log sets.
     """
     CREATE TABLE consent (
         recipient TEXT PRIMARY KEY,
@@ -246,6 +247,7 @@ MIGRATIONS: tuple[str, ...] = (
         recorded_at TEXT NOT NULL
     );
     CREATE INDEX consent_history_recipient ON consent_history (recipient, id);
+    ALTER TABLE events ADD COLUMN state TEXT;
     """,
 )
 
