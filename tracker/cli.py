@@ -207,22 +207,30 @@ def decorate(
     copy for their "view in browser" link.
     """
     from tracker import decorate as decorating
+    from tracker.consent import Policy, campaign_policy, untracked_positions
     from tracker.store.base import DeliveryTemplate
     from tracker.tokens import Message, Tokens
 
     settings = settings_from(config_path)
     html = template.read()
     message = Message(delivery, recipient, campaign, email_id)
+    policy = campaign_policy(settings.consent, settings.consent_campaigns, campaign)
+    states = (
+        with_store(settings, lambda store: store.consent_states([recipient]))
+        if policy is not Policy.OFF
+        else {}
+    )
     try:
-        result = decorating.decorate(
+        result = decorating.decorate_many(
             html,
-            message,
+            [message],
             Tokens(settings.secret_keys),
             settings.base_url,
             track_opens=track_opens,
             track_clicks=track_clicks,
             honeypot="honeypot" in settings.signals,
-        )
+            untracked=untracked_positions(policy, states, [recipient]),
+        )[0]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     registration = DeliveryTemplate(
@@ -234,6 +242,7 @@ def decorate(
         track_opens,
         track_clicks,
         recipients=(recipient,),
+        untracked=() if result.tracked else (recipient,),
     )
 
     with_store(settings, lambda store: store.register_delivery(registration))

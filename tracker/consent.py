@@ -75,3 +75,21 @@ def policy_for(default: Policy, overrides: Mapping[str, Policy], campaign: str) 
 def reads_states(default: Policy, overrides: Mapping[str, Policy]) -> bool:
     """Whether any campaign's policy reads states (else no hit needs a lookup)."""
     return default is not Policy.OFF or any(p is not Policy.OFF for p in overrides.values())
+
+
+def campaign_policy(default: str, overrides: Iterable[str], campaign: str) -> Policy:
+    """The policy of ``campaign`` from the settings' ``consent`` and ``consent_campaigns``."""
+    return policy_for(Policy(default), parse_overrides(overrides), campaign)
+
+
+def untracked_positions(
+    policy: Policy, states: Mapping[str, str], recipients: Iterable[str]
+) -> frozenset[int]:
+    """The positions of ``recipients`` whose state (``states``; absent: never stated)
+    ``policy`` does not allow to track."""
+    if policy is Policy.OFF:
+        return frozenset()
+    return frozenset(
+        i for i, r in enumerate(recipients)
+        if not allows(policy, State(states[r]) if r in states else None)
+    )  # fmt: skip

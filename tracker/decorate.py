@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape, unescape
 from html.parser import HTMLParser
 
@@ -85,6 +85,8 @@ class Decorated:
     html: str
     headers: dict[str, str]
     links: tuple[tuple[int, str], ...]
+    # False: the person may not be tracked (consent): direct links, no pixel.
+    tracked: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +287,15 @@ def decorate_many(
     honeypot: bool = True,
     max_links: int | None = None,
     max_output: int | None = None,
+    untracked: frozenset[int] = frozenset(),
 ) -> list[Decorated]:
     """``decorate`` for each of ``messages``, parsing the template once.
 
     ``max_links`` bounds the tracked links signed (links × messages), ``max_output`` the
     characters of HTML made for all messages together: over either, ``TooLarge``.
+    The messages at the positions ``untracked`` keep their links as they are and get no
+    pixel and no honeypot (their person may not be tracked); the unsubscribe link and
+    headers stay.
     """
     if max_output is not None and len(html) * len(messages) > max_output:
         raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
@@ -304,8 +310,14 @@ def decorate_many(
     honeypot = honeypot and track_clicks
     out: list[Decorated] = []
     size = 0
-    for m in messages:
-        out.append(_decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot))
+    for i, m in enumerate(messages):
+        if i in untracked:
+            out.append(replace(_decorate(html, found, m, tokens, base_url, False, False, False),
+                               tracked=False))  # fmt: skip
+        else:
+            out.append(
+                _decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot)
+            )
         size += len(out[-1].html)
         if max_output is not None and size > max_output:
             raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
@@ -392,8 +404,13 @@ def _decorate(
 
 
 def answer(result: Decorated, bounce_domain: str) -> dict[str, object]:
-    """``{html, headers}`` of one copy, and its VERP ``bounce_address`` with a bounce domain."""
-    out: dict[str, object] = {"html": result.html, "headers": result.headers}
+    """``{html, headers, tracked}`` of one copy, and its VERP ``bounce_address`` with a
+    bounce domain."""
+    out: dict[str, object] = {
+        "html": result.html,
+        "headers": result.headers,
+        "tracked": result.tracked,
+    }
     if bounce_domain:
         out["bounce_address"] = bounce_address(result.headers["X-Tracker-Message"], bounce_domain)
     return out

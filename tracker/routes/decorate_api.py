@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tracker.consent import Policy, campaign_policy, untracked_positions
 from tracker.decorate import TooLarge
 from tracker.decorate_pool import Busy, OverBudget, api_answer
 from tracker.keys import DECORATE_POOL, SETTINGS, STORE
@@ -34,6 +35,17 @@ def _ids(body: dict[str, Any]) -> tuple[str, str, str] | str:
             return f"{key}: required string"
         values.append(value)
     return values[0], values[1], values[2]
+
+
+async def _untracked(request: web.Request, campaign: str, recipients: list[str]) -> frozenset[int]:
+    """The positions of the recipients the campaign's consent policy does not allow to
+    track (their states read only when the policy reads them)."""
+    settings = request.config_dict[SETTINGS]
+    policy = campaign_policy(settings.consent, settings.consent_campaigns, campaign)
+    if policy is Policy.OFF:
+        return frozenset()
+    states = await request.config_dict[STORE].consent_states(recipients)
+    return untracked_positions(policy, states, recipients)
 
 
 @routes.post("/decorate")
@@ -70,10 +82,12 @@ async def post_decorate(request: web.Request) -> web.Response:
     flags = {"track_opens": opens, "track_clicks": clicks,
              "honeypot": "honeypot" in settings.signals}  # fmt: skip
     pool = request.config_dict[DECORATE_POOL]
+    untracked = await _untracked(request, campaign, recipients)
     try:
         body, links = await pool.run(
-            api_answer, html, messages, settings.base_url, many, flags, settings.bounce_domain
-        )
+            api_answer, html, messages, settings.base_url, many, flags, settings.bounce_domain,
+            untracked,
+        )  # fmt: skip
     except TooLarge as exc:
         return error(413, "too_large", f"{exc}; send fewer recipients per call")
     except ValueError as exc:
@@ -83,7 +97,8 @@ async def post_decorate(request: web.Request) -> web.Response:
     except Busy:
         return error(503, "busy", "Decoration is busy; try again.", **{"Retry-After": "1"})
     template = DeliveryTemplate(
-        delivery, campaign, email, html, links, opens, clicks, recipients=tuple(recipients)
-    )
+        delivery, campaign, email, html, links, opens, clicks, recipients=tuple(recipients),
+        untracked=tuple(recipients[i] for i in sorted(untracked)),
+    )  # fmt: skip
     await request.config_dict[STORE].register_delivery(template)
     return web.Response(body=body, content_type="application/json")

@@ -44,6 +44,8 @@ class DeliveryTemplate:
     track_clicks: bool = True
     registered_at: str = field(default="")
     recipients: tuple[str, ...] = ()
+    # Those of ``recipients`` decorated untracked (consent): direct links, no pixel.
+    untracked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ async def forget(tx: Tx, unit: Forget) -> Forgotten:
     # Their consent goes too: who stated what is about them.
     await tx.execute("DELETE FROM consent WHERE recipient = ?", (unit.recipient,))
     await tx.execute("DELETE FROM consent_history WHERE recipient = ?", (unit.recipient,))
+    await tx.execute("DELETE FROM untracked_messages WHERE recipient = ?", (unit.recipient,))
     return Forgotten(hits, events)
 
 

@@ -190,7 +190,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
     """,
     # 5: SQLite's 14, tracking consent: each person's current state, every change, and
-    # the state a change's event (type consent) sets.
+    # the state a change's event (type consent) sets, and the messages decorate left
+    # untracked.
     """
     CREATE TABLE consent (
         recipient text PRIMARY KEY,
@@ -211,6 +212,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX consent_history_id ON consent_history (id);
     ALTER TABLE events ADD COLUMN state text;
+    CREATE TABLE untracked_messages (
+        delivery text NOT NULL,
+        recipient text NOT NULL,
+        PRIMARY KEY (recipient, delivery)
+    );
     """,
 )
 

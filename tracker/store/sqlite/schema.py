@@ -228,7 +228,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
     """,
     # 14: tracking consent (tracker.consent): each person's current state, every change,
-    # and the state a change's event (type consent) in the activity log sets.
+    # the state a change's event (type consent) in the activity log sets, and the messages
+    # decorate left untracked (their Sent events count apart: rates are over tracked mail).
     """
     CREATE TABLE consent (
         recipient TEXT PRIMARY KEY,
@@ -248,6 +249,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX consent_history_recipient ON consent_history (recipient, id);
     ALTER TABLE events ADD COLUMN state TEXT;
+    CREATE TABLE untracked_messages (
+        delivery TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        PRIMARY KEY (delivery, recipient)
+    ) WITHOUT ROWID;
     """,
 )
 
