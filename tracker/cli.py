@@ -230,6 +230,7 @@ def decorate(
             track_clicks=track_clicks,
             honeypot="honeypot" in settings.signals,
             untracked=untracked_positions(policy, states, [recipient]),
+            preferences=policy is not Policy.OFF,
         )[0]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -43,6 +43,8 @@ PLACEHOLDERS = ("{{unsubscribe_url}}", "*|UNSUB|*")
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 VIEW_PLACEHOLDERS = ("{{view_in_browser_url}}", "*|ARCHIVE|*")
 _VIEW_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in VIEW_PLACEHOLDERS))
+# The person's tracking preferences page (tracker.routes.preferences).
+PREFERENCES_PLACEHOLDER = "{{tracking_preferences_url}}"
 # Merge tags of Handlebars/Liquid/Marketo and Mailchimp: signing one would freeze it.
 MERGE_TAGS = (("{{", "}}"), ("{%", "%}"), ("*|", "|*"))
 _CONDITIONAL = re.compile(r"\[if\b[^\]]*\]>", re.IGNORECASE)
@@ -60,6 +62,10 @@ _ATTRIBUTE = re.compile(
 PIXEL = (
     '<img src="{src}" width="1" height="1" alt="" '
     'style="display:block;border:0;width:1px;height:1px">'
+)
+PREFERENCES_FOOTER = (
+    '<p style="margin:0 0 24px;font-family:Arial,sans-serif;font-size:12px;line-height:18px;'
+    'text-align:center;color:#888888"><a href="{href}">Tracking preferences</a></p>'
 )
 FOOTER = (
     '<p style="margin:24px 0;font-family:Arial,sans-serif;font-size:12px;line-height:18px;'
@@ -288,6 +294,7 @@ def decorate_many(
     max_links: int | None = None,
     max_output: int | None = None,
     untracked: frozenset[int] = frozenset(),
+    preferences: bool = False,
 ) -> list[Decorated]:
     """``decorate`` for each of ``messages``, parsing the template once.
 
@@ -295,7 +302,9 @@ def decorate_many(
     characters of HTML made for all messages together: over either, ``TooLarge``.
     The messages at the positions ``untracked`` keep their links as they are and get no
     pixel and no honeypot (their person may not be tracked); the unsubscribe link and
-    headers stay.
+    headers stay. ``{{tracking_preferences_url}}`` becomes the person's preferences page;
+    with ``preferences`` (a consent policy applies), a template without it gets a footer
+    link to it.
     """
     if max_output is not None and len(html) * len(messages) > max_output:
         raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
@@ -312,12 +321,11 @@ def decorate_many(
     size = 0
     for i, m in enumerate(messages):
         if i in untracked:
-            out.append(replace(_decorate(html, found, m, tokens, base_url, False, False, False),
-                               tracked=False))  # fmt: skip
+            copy = _decorate(html, found, m, tokens, base_url, False, False, False, preferences)
+            out.append(replace(copy, tracked=False))
         else:
-            out.append(
-                _decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot)
-            )
+            out.append(_decorate(html, found, m, tokens, base_url, track_opens, track_clicks,
+                                 honeypot, preferences))  # fmt: skip
         size += len(out[-1].html)
         if max_output is not None and size > max_output:
             raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
@@ -359,6 +367,7 @@ def _decorate(
     track_opens: bool,
     track_clicks: bool,
     honeypot: bool,
+    preferences: bool = False,
 ) -> Decorated:
     unsubscribe_url = f"{base_url}/u/{tokens.unsubscribe_token(message)}"
     ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
@@ -382,10 +391,21 @@ def _decorate(
         view_url = escape(f"{base_url}/v/{tokens.view_token(message)}")
         edits += [(m.start(), m.end(), view_url) for m in _VIEW_PLACEHOLDER.finditer(html)]
 
+    asked = PREFERENCES_PLACEHOLDER in html
+    if asked or preferences:
+        preferences_url = escape(f"{base_url}/p/{tokens.preferences_token(message)}")
+        start = html.find(PREFERENCES_PLACEHOLDER)
+        while start != -1:
+            end = start + len(PREFERENCES_PLACEHOLDER)
+            edits.append((start, end, preferences_url))
+            start = html.find(PREFERENCES_PLACEHOLDER, end)
+
     tail = ""
     has_unsubscribe = any(not h.vml and h.url.startswith(ours[1]) for h in found.hrefs)
     if not placeholders and not has_unsubscribe:
         tail += FOOTER.format(href=escape(unsubscribe_url))
+    if preferences and not asked:
+        tail += PREFERENCES_FOOTER.format(href=preferences_url)
     if honeypot:
         trap = tokens.click_token(Click(message, HONEYPOT_LINK, f"{base_url}/"))
         tail += HONEYPOT.format(href=escape(f"{base_url}/c/{trap}"))

@@ -37,11 +37,9 @@ def _ids(body: dict[str, Any]) -> tuple[str, str, str] | str:
     return values[0], values[1], values[2]
 
 
-async def _untracked(request: web.Request, campaign: str, recipients: list[str]) -> frozenset[int]:
+async def _untracked(request: web.Request, policy: Policy, recipients: list[str]) -> frozenset[int]:
     """The positions of the recipients the campaign's consent policy does not allow to
     track (their states read only when the policy reads them)."""
-    settings = request.config_dict[SETTINGS]
-    policy = campaign_policy(settings.consent, settings.consent_campaigns, campaign)
     if policy is Policy.OFF:
         return frozenset()
     states = await request.config_dict[STORE].consent_states(recipients)
@@ -79,10 +77,12 @@ async def post_decorate(request: web.Request) -> web.Response:
         return error(400, "bad_request", "track_opens/track_clicks: true or false")
     messages = [Message(delivery, r, campaign, email) for r in recipients]
     settings = request.config_dict[SETTINGS]
+    policy = campaign_policy(settings.consent, settings.consent_campaigns, campaign)
     flags = {"track_opens": opens, "track_clicks": clicks,
-             "honeypot": "honeypot" in settings.signals}  # fmt: skip
+             "honeypot": "honeypot" in settings.signals,
+             "preferences": policy is not Policy.OFF}  # fmt: skip
     pool = request.config_dict[DECORATE_POOL]
-    untracked = await _untracked(request, campaign, recipients)
+    untracked = await _untracked(request, policy, recipients)
     try:
         body, links = await pool.run(
             api_answer, html, messages, settings.base_url, many, flags, settings.bounce_domain,
