@@ -76,7 +76,8 @@ async def test_a_withdrawal_after_send_turns_later_hits_anonymous_and_counts_sti
     assert [r["recipient"] for r in later] == ["ann", "ann", "anonymous", "anonymous"]
     assert await stats(client, auth, "spring") == (2, 2), "the delivery's counts still move"
     tracking = await client.get("/api/v1/recipients/ann/tracking", headers=auth)
-    assert len((await tracking.json())["items"]) == 3, "the Sent and the two hits before"
+    kinds = sorted(i["type"] for i in (await tracking.json())["items"])
+    assert kinds == ["clicked", "consent", "opened", "sent"], "nothing after the withdrawal"
 
     regranted = await client.put(
         "/api/v1/recipients/ann/consent", json={"state": "granted"}, headers=auth
@@ -120,3 +121,19 @@ async def test_with_consent_off_no_state_is_read(
     assert denied.status == 200
     await open_and_click(client, tokens, Message("d", "ann", "c", "e"))
     assert [r for r, _, _ in stored_hits(rows)] == ["ann", "ann"]
+
+
+async def test_a_browser_that_asks_not_to_be_tracked_is_counted_without_identity(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    ann = Message("d", "ann", "c", "e")
+    link = f"/c/{tokens.click_token(Click(ann, 0, LANDING))}"
+    for honour, signals in (("off", ["Sec-GPC", "DNT"]), ("on", [None, "Sec-GPC", "DNT"])):
+        client = await consent_client(aiohttp_client, settings, honour_gpc=honour)
+        for header in signals:
+            headers = {header: "1"} if header else {}
+            answer = await client.get(link, headers=headers, allow_redirects=False)
+            assert (answer.status, answer.headers["Location"]) == (302, LANDING)
+    named = [r for r, _, _ in stored_hits(rows)]
+    assert named == ["ann", "ann", "ann", "anonymous", "anonymous"]
+    assert (await stats(client, auth, "d"))[1] == 5, "every click still counts"

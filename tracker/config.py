@@ -119,6 +119,9 @@ class Settings:
     consent: str = "off"
     # Per-campaign policies, CAMPAIGN=off|opt_out|opt_in, overriding ``consent``.
     consent_campaigns: tuple[str, ...] = ()
+    # "on": an open or click whose browser sends Sec-GPC: 1 or DNT: 1 is counted without
+    # identity, whatever the person's consent state.
+    honour_gpc: str = "off"
 
     @property
     def sqlite_path(self) -> Path:
@@ -153,6 +156,7 @@ _CHOICES = {
     "anonymise_ip": ("prefix", "full", "none"),
     "tracking": ("on", "off"),
     "consent": ("off", "opt_out", "opt_in"),
+    "honour_gpc": ("on", "off"),
     "log_format": ("auto", "json", "console"),
     "log_level": ("debug", "info", "warning", "error", "critical"),
 }

@@ -54,6 +54,8 @@ class Hit:
     event: EventType | None = None
     link: int | None = None
     url: str | None = None
+    # The browser asked not to be tracked (Sec-GPC or DNT, with TRACKER_HONOUR_GPC=on).
+    untracked: bool = False
 
 
 def crop(value: str | None, limit: int) -> str:

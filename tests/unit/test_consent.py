@@ -69,6 +69,7 @@ def test_settings_default_to_off_and_read_both_keys() -> None:
         ({"TRACKER_CONSENT": "yes"}, "consent: must be one of off, opt_out, opt_in"),
         ({"TRACKER_CONSENT_CAMPAIGNS": "a=maybe"}, "consent_campaigns: 'a': policy must be"),
         ({"TRACKER_CONSENT_CAMPAIGNS": "a"}, "consent_campaigns: 'a' is not CAMPAIGN="),
+        ({"TRACKER_HONOUR_GPC": "yes"}, "honour_gpc: must be one of on, off"),
     ],
 )
 def test_bad_settings_name_the_key(env: dict[str, str], message: str) -> None:

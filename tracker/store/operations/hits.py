@@ -77,7 +77,8 @@ async def insert_hits(tx: Tx, hits: Sequence[Hit], scoring: Scoring) -> None:
     scored, stored = await score(tx, probes, scoring)
     verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
     untracked = await untracked_hits(tx, ids, hits, scoring) if scoring.reads_consent else None
-    rows, events = hit_rows(ids, list(hits), verdicts, scoring, untracked or frozenset())
+    asked = frozenset(i for i, h in zip(ids, hits, strict=True) if h.untracked)
+    rows, events = hit_rows(ids, list(hits), verdicts, scoring, (untracked or frozenset()) | asked)
     await tx.insert("hits", rows)
     await tx.insert("events", events, "ON CONFLICT DO NOTHING")
     await _apply_flips(tx, scored.flipped, stored)
