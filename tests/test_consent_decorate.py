@@ -134,3 +134,22 @@ async def test_rates_are_over_the_tracked_messages(
     assert stats["opened"] == 1
     assert stats["rates"]["open"] == 1.0, "one open of the one tracked message, not 1 in 4"
     assert stats["rates"]["delivery"] == 1.0
+
+
+async def test_the_view_in_browser_copy_follows_the_consent_of_now(
+    aiohttp_client: Any, settings: Settings, auth: dict[str, str], tokens: Tokens
+) -> None:
+    client = await app_with(aiohttp_client, settings, consent="opt_in")
+    html = TEMPLATE.replace("</body>", '<a href="{{view_in_browser_url}}">View</a></body>')
+    body = {"delivery": "spring", "campaign": "promo", "email": "e1", "recipient": "cyd",
+            "html": html}  # fmt: skip
+    assert (await client.post("/api/v1/decorate", json=body, headers=auth)).status == 200
+    view = f"/v/{tokens.view_token(Message('spring', 'cyd', 'promo', 'e1'))}"
+    unknown = await (await client.get(view)).text()
+    assert f'href="{LANDING}"' in unknown and "/c/" not in unknown
+    granted = await client.put(
+        "/api/v1/recipients/cyd/consent", json={"state": "granted"}, headers=auth
+    )
+    assert granted.status == 200
+    tracked = await (await client.get(view)).text()
+    assert f'href="{settings.base_url}/c/' in tracked and f'href="{LANDING}"' not in tracked
