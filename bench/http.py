@@ -24,9 +24,10 @@ server started from the system's PostgreSQL for the run (tests/pgserver.py).
     python -m bench.http --targets tracker,tracker-w2,pg,pg-w2,bare
 
 ``consent`` is ``tracker`` with ``TRACKER_CONSENT=opt_in``: every hit reads its
-person's consent state in the writer's transaction. Its store holds
-``--consent-states N`` people's states (default 1,000,000; the bench's recipients
-granted, so both targets store the same rows), written before the first round.
+person's consent state in the writer's transaction. With it, both its store and
+``tracker``'s hold ``--consent-states N`` people's states and their events (default
+1,000,000; the bench's recipients granted, so both store the same rows), written before
+the first round: the two differ only in the check.
 
     python -m bench.http --targets tracker,consent --consent-states 1000000
 
@@ -349,7 +350,8 @@ def run(
             scripts[route].write_text(WRK_SCRIPT % file)
         rows = [route for workload in args.workload.split(",") for route in WORKLOADS[workload]]
         if "consent" in targets:
-            seed_consent(workdir / "data-consent", args.consent_states)
+            for seeded in ("consent", "tracker"):
+                seed_consent(workdir / f"data-{seeded}", args.consent_states)
         for round_no in range(args.rounds):
             for target in targets:
                 url = ""
