@@ -23,6 +23,14 @@ server started from the system's PostgreSQL for the run (tests/pgserver.py).
 
     python -m bench.http --targets tracker,tracker-w2,pg,pg-w2,bare
 
+``consent`` is ``tracker`` with ``TRACKER_CONSENT=opt_in``: every hit reads its
+person's consent state in the writer's transaction. With it, both its store and
+``tracker``'s hold ``--consent-states N`` people's states and their events (default
+1,000,000; the bench's recipients granted, so both store the same rows), written before
+the first round: the two differ only in the check.
+
+    python -m bench.http --targets tracker,consent --consent-states 1000000
+
 ``--before PYTHON`` adds the target ``before``: the same server run by another
 checkout's interpreter (its ``.venv/bin/python``), so a change is measured against the
 code before it in the same run; ``t/bef`` is tracker over it.
@@ -163,7 +171,7 @@ class Server:
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
-        if self.name.startswith(("tracker", "pg", "before")):
+        if self.name.startswith(("tracker", "pg", "before", "consent")):
             data = self.workdir / f"data-{self.name}"
             env.update(
                 TRACKER_DATA_DIR=str(data),
@@ -174,6 +182,8 @@ class Server:
             )
             if self.name == "tracker-1":
                 env["TRACKER_MAX_GROUP"] = "1"
+            if self.name == "consent":
+                env["TRACKER_CONSENT"] = "opt_in"
             if self.name.startswith("pg"):
                 env["TRACKER_DATABASE_URL"] = self.database_url
             cmd = [
@@ -293,6 +303,9 @@ def main() -> None:
     parser.add_argument("--workload", default="distinct", help="distinct, hot, scanner")
     parser.add_argument("--before", default="", help="another checkout's python: target 'before'")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server's URL for pg*")
+    parser.add_argument(
+        "--consent-states", type=int, default=1_000_000, help="people's states for 'consent'"
+    )
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     targets = args.targets.split(",")
@@ -336,6 +349,9 @@ def run(
             scripts[route] = workdir / f"wrk-{route.replace(' ', '-')}.lua"
             scripts[route].write_text(WRK_SCRIPT % file)
         rows = [route for workload in args.workload.split(",") for route in WORKLOADS[workload]]
+        if "consent" in targets:
+            for seeded in ("consent", "tracker"):
+                seed_consent(workdir / f"data-{seeded}", args.consent_states)
         for round_no in range(args.rounds):
             for target in targets:
                 url = ""
@@ -355,6 +371,45 @@ def run(
                     server.stop()
                 peak[target] = max(peak[target], server.peak_rss_mb)
                 print(f"round {round_no + 1}: {target} done", file=sys.stderr)
+
+
+def seed_consent(data_dir: Path, count: int) -> None:
+    """``count`` people's consent states in the store of ``data_dir``: the bench's
+    recipients granted (``TOKENS_PER_ROUTE`` of them, and the scanned ones), others mixed."""
+    import asyncio
+
+    from tracker import config
+    from tracker.store import open_store
+    from tracker.store.rows import ConsentRow
+
+    settings = config.load(env={}, data_dir=str(data_dir), secret_keys=SECRET, api_keys=API_KEY)
+    bench = [f"recipient-{i:07d}" for i in range(TOKENS_PER_ROUTE)]
+    bench += [f"recipient-{900_000 + r:07d}" for r in range(SCANNED[0])] + ["recipient-0000001"]
+    people = bench + [f"person-{n:07d}" for n in range(max(0, count - len(bench)))]
+    at = "2026-01-01T00:00:00.000000Z"
+
+    async def write() -> None:
+        store = open_store(settings)
+        await store.open()
+        try:
+            for start in range(0, len(people), 10_000):
+                chunk = people[start : start + 10_000]
+                rows = [ConsentRow(p, "granted" if p.startswith("recipient") else
+                                   ("granted", "denied", "unknown")[n % 3], at, "import", None)
+                        for n, p in enumerate(chunk)]  # fmt: skip
+                await store.set_consent(rows, at)
+        finally:
+            await store.close()
+
+    began = time.monotonic()
+    asyncio.run(write())
+    # Each change is an event: consolidated now, not by the server during a round.
+    env = dict(os.environ, TRACKER_DATA_DIR=str(data_dir), TRACKER_SECRET_KEYS=SECRET,
+               TRACKER_API_KEYS=API_KEY, TRACKER_LOG_LEVEL="warning")  # fmt: skip
+    subprocess.run([sys.executable, "-m", "tracker", "workflow", "run"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    print(f"{len(people):,} consent states written in {time.monotonic() - began:.0f} s",
+          file=sys.stderr)  # fmt: skip
 
 
 def report(
@@ -399,6 +454,13 @@ def report(
                 both = med("tracker-w2", route, conns, "rps") / med("tracker", route, conns, "rps")
                 ratios.append(f"{conns}: {both:.2f}")
             print(f"--workers 2 / one worker, /{route}/ by connections: " + ", ".join(ratios))
+    if "consent" in targets:
+        for route in rows:
+            ratios = [
+                f"{c}: {med('consent', route, c, 'rps') / med('tracker', route, c, 'rps'):.3f}"
+                for c in connections
+            ]
+            print(f"consent (opt_in) / tracker, /{route}/ by connections: " + ", ".join(ratios))
     for pg in ("pg", "pg-w2"):
         if pg in targets:
             for route in rows:

@@ -137,6 +137,10 @@ def test_a_port_out_of_range_is_refused(tmp_path: Path, port: str) -> None:
         ("database_url", "mysql://db/tracker"),
         ("bounce_domain", "b-@bounces.example.com"),
         ("bounce_domain", "no spaces.example"),
+        ("consent", "opt-in"),
+        ("consent_campaigns", "spring=always"),
+        ("consent_campaigns", "spring"),
+        ("honour_gpc", "yes"),
     ],
 )
 def test_wrong_values_are_refused_at_start_naming_the_key(

@@ -48,7 +48,7 @@ async def test_every_report_number_matches_what_was_sent(
     assert stats == {
         "delivery": DELIVERY, "sent": 30, "delivered": 27, "hard_bounced": 2, "soft_bounced": 1,
         "opened": len(first_open), "clicks": len(clicks), "unique_clickers": len(clickers),
-        "unsubscribed": len(unsubscribed),
+        "unsubscribed": len(unsubscribed), "tracked_sent": 30, "tracked_delivered": 27,
         "rates": {
             "delivery": rate(27, 30), "open": rate(len(first_open), 27),
             "click": rate(len(clickers), 27),

@@ -31,7 +31,7 @@ from tracker.keys import (
 )
 from tracker.recorder import HitRecorder
 from tracker.render_cache import RenderCache
-from tracker.routes import api, health, hooks, mirror, tracking, ui, unsubscribe
+from tracker.routes import api, health, hooks, mirror, preferences, tracking, ui, unsubscribe
 from tracker.routes.table import add_fallback, no_route, safe_expect
 from tracker.store import open_store
 from tracker.store.base import Store
@@ -121,6 +121,7 @@ def create_app(
 
     app.add_routes(tracking.routes)
     app.add_routes(unsubscribe.routes)
+    app.add_routes(preferences.routes)
     app.add_routes(mirror.routes)
     app.add_routes(health.routes)
     ui.setup(app)

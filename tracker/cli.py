@@ -248,22 +248,31 @@ def decorate(
              --email sale-v3 --recipient subscriber-4711 --json
     """
     from tracker import decorate as decorating
+    from tracker.consent import Policy, campaign_policy, untracked_positions
     from tracker.store.base import DeliveryTemplate
     from tracker.tokens import Message, Tokens
 
     settings = settings_from(config_path)
     html = template.read()
     message = Message(delivery, recipient, campaign, email_id)
+    policy = campaign_policy(settings.consent, settings.consent_campaigns, campaign)
+    states = (
+        with_store(settings, lambda store: store.consent_states([recipient]))
+        if policy is not Policy.OFF
+        else {}
+    )
     try:
-        result = decorating.decorate(
+        result = decorating.decorate_many(
             html,
-            message,
+            [message],
             Tokens(settings.secret_keys),
             settings.base_url,
             track_opens=track_opens,
             track_clicks=track_clicks,
             honeypot="honeypot" in settings.signals,
-        )
+            untracked=untracked_positions(policy, states, [recipient]),
+            preferences=policy is not Policy.OFF,
+        )[0]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     registration = DeliveryTemplate(
@@ -275,6 +284,7 @@ def decorate(
         track_opens,
         track_clicks,
         recipients=(recipient,),
+        untracked=() if result.tracked else (recipient,),
     )
 
     with_store(settings, lambda store: store.register_delivery(registration))
@@ -593,7 +603,7 @@ def report_recipient(config_path: Path | None, recipient: str, bots: str, as_jso
 
 EXPORT_COLUMNS = ["cursor", "id", "type", "at", "delivery", "recipient", "campaign", "email",
                   "message", "link", "url", "category", "reason", "status", "cause", "flag",
-                  "verdict"]  # fmt: skip
+                  "verdict", "state"]  # fmt: skip
 
 
 EVENT_TYPES = [t.value for t in EventType]

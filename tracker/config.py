@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracker.consent import parse_overrides
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -130,6 +132,14 @@ class Settings:
     # The largest message the listener accepts, like max_body for POST /api/v1/bounces
     # (a message is parsed on the event loop: 1 MiB takes tens of ms): 552 above it.
     smtp_max_size: int = 1024 * 1024
+    # Tracking consent (tracker.consent): "off" tracks everyone, "opt_out" all but who
+    # denied, "opt_in" only who granted.
+    consent: str = "off"
+    # Per-campaign policies, CAMPAIGN=off|opt_out|opt_in, overriding ``consent``.
+    consent_campaigns: tuple[str, ...] = ()
+    # "on": an open or click whose browser sends Sec-GPC: 1 or DNT: 1 is counted without
+    # identity, whatever the person's consent state.
+    honour_gpc: str = "off"
 
     @property
     def sqlite_path(self) -> Path:
@@ -149,6 +159,7 @@ _LIST_KEYS = {
     "anonymous_campaigns",
     "ses_topics",
     "ses_cert_hosts",
+    "consent_campaigns",
 }
 _INT_KEYS = {
     "port",
@@ -166,6 +177,8 @@ _INT_KEYS = {
 _CHOICES = {
     "anonymise_ip": ("prefix", "full", "none"),
     "tracking": ("on", "off"),
+    "consent": ("off", "opt_out", "opt_in"),
+    "honour_gpc": ("on", "off"),
     "log_format": ("auto", "json", "console"),
     "log_level": ("debug", "info", "warning", "error", "critical"),
 }
@@ -212,6 +225,8 @@ def _coerce(key: str, value: Any) -> Any:
             items = _split(value)
             if key == "trusted_proxies":
                 return tuple(ipaddress.ip_network(i, strict=False) for i in items)
+            if key == "consent_campaigns":
+                parse_overrides(items)
             if key == "signals":
                 if items == ["none"]:
                     return ()

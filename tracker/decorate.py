@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape, unescape
 from html.parser import HTMLParser
 
@@ -45,6 +45,8 @@ PLACEHOLDERS = ("{{unsubscribe_url}}", "*|UNSUB|*")
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 VIEW_PLACEHOLDERS = ("{{view_in_browser_url}}", "*|ARCHIVE|*")
 _VIEW_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in VIEW_PLACEHOLDERS))
+# The person's tracking preferences page (tracker.routes.preferences).
+PREFERENCES_PLACEHOLDER = "{{tracking_preferences_url}}"
 # Merge tags of Handlebars/Liquid/Marketo and Mailchimp: signing one would freeze it.
 MERGE_TAGS = (("{{", "}}"), ("{%", "%}"), ("*|", "|*"))
 _CONDITIONAL = re.compile(r"\[if\b[^\]]*\]>", re.IGNORECASE)
@@ -62,6 +64,10 @@ _ATTRIBUTE = re.compile(
 PIXEL = (
     '<img src="{src}" width="1" height="1" alt="" '
     'style="display:block;border:0;width:1px;height:1px">'
+)
+PREFERENCES_FOOTER = (
+    '<p style="margin:0 0 24px;font-family:Arial,sans-serif;font-size:12px;line-height:18px;'
+    'text-align:center;color:#888888"><a href="{href}">Tracking preferences</a></p>'
 )
 FOOTER = (
     '<p style="margin:24px 0;font-family:Arial,sans-serif;font-size:12px;line-height:18px;'
@@ -90,6 +96,8 @@ class Decorated:
     # What the provider echoes back in its webhooks (tracker.hooks): SendGrid custom_args,
     # Postmark Metadata, Mailgun variables; the same token as X-Tracker-Message.
     metadata: dict[str, str] = field(default_factory=dict)
+    # False: the person may not be tracked (consent): direct links, no pixel.
+    tracked: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,11 +298,18 @@ def decorate_many(
     honeypot: bool = True,
     max_links: int | None = None,
     max_output: int | None = None,
+    untracked: frozenset[int] = frozenset(),
+    preferences: bool = False,
 ) -> list[Decorated]:
     """``decorate`` for each of ``messages``, parsing the template once.
 
     ``max_links`` bounds the tracked links signed (links × messages), ``max_output`` the
     characters of HTML made for all messages together: over either, ``TooLarge``.
+    The messages at the positions ``untracked`` keep their links as they are and get no
+    pixel and no honeypot (their person may not be tracked); the unsubscribe link and
+    headers stay. ``{{tracking_preferences_url}}`` becomes the person's preferences page;
+    with ``preferences`` (a consent policy applies), a template without it gets a footer
+    link to it.
     """
     if max_output is not None and len(html) * len(messages) > max_output:
         raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
@@ -309,8 +324,13 @@ def decorate_many(
     honeypot = honeypot and track_clicks
     out: list[Decorated] = []
     size = 0
-    for m in messages:
-        out.append(_decorate(html, found, m, tokens, base_url, track_opens, track_clicks, honeypot))
+    for i, m in enumerate(messages):
+        if i in untracked:
+            copy = _decorate(html, found, m, tokens, base_url, False, False, False, preferences)
+            out.append(replace(copy, tracked=False))
+        else:
+            out.append(_decorate(html, found, m, tokens, base_url, track_opens, track_clicks,
+                                 honeypot, preferences))  # fmt: skip
         size += len(out[-1].html)
         if max_output is not None and size > max_output:
             raise TooLarge(f"the copies would exceed {max_output} characters: fewer recipients")
@@ -352,6 +372,7 @@ def _decorate(
     track_opens: bool,
     track_clicks: bool,
     honeypot: bool,
+    preferences: bool = False,
 ) -> Decorated:
     unsubscribe_url = f"{base_url}/u/{tokens.unsubscribe_token(message)}"
     ours = tuple(f"{base_url}/{route}/" for route in ("c", "u", "o"))
@@ -375,10 +396,21 @@ def _decorate(
         view_url = escape(f"{base_url}/v/{tokens.view_token(message)}")
         edits += [(m.start(), m.end(), view_url) for m in _VIEW_PLACEHOLDER.finditer(html)]
 
+    asked = PREFERENCES_PLACEHOLDER in html
+    if asked or preferences:
+        preferences_url = escape(f"{base_url}/p/{tokens.preferences_token(message)}")
+        start = html.find(PREFERENCES_PLACEHOLDER)
+        while start != -1:
+            end = start + len(PREFERENCES_PLACEHOLDER)
+            edits.append((start, end, preferences_url))
+            start = html.find(PREFERENCES_PLACEHOLDER, end)
+
     tail = ""
     has_unsubscribe = any(not h.vml and h.url.startswith(ours[1]) for h in found.hrefs)
     if not placeholders and not has_unsubscribe:
         tail += FOOTER.format(href=escape(unsubscribe_url))
+    if preferences and not asked:
+        tail += PREFERENCES_FOOTER.format(href=preferences_url)
     if honeypot:
         trap = tokens.click_token(Click(message, HONEYPOT_LINK, f"{base_url}/"))
         tail += HONEYPOT.format(href=escape(f"{base_url}/c/{trap}"))
@@ -401,11 +433,14 @@ def _decorate(
 
 
 def answer(result: Decorated, bounce_domain: str) -> dict[str, object]:
-    """``{html, headers, metadata}`` of one copy, and its VERP ``bounce_address`` with a
-    bounce domain."""
+    """``{html, headers, metadata, tracked}`` of one copy, and its VERP ``bounce_address``
+    with a bounce domain."""
     out: dict[str, object] = {
-        "html": result.html, "headers": result.headers, "metadata": result.metadata,
-    }  # fmt: skip
+        "html": result.html,
+        "headers": result.headers,
+        "metadata": result.metadata,
+        "tracked": result.tracked,
+    }
     if bounce_domain:
         out["bounce_address"] = bounce_address(result.headers[ECHO_HEADER], bounce_domain)
     return out

@@ -106,12 +106,17 @@ def _budgeted(budget: float, job: Callable[..., T], *args: Any) -> T:
 
 
 def _copies(
-    html: str, messages: list[Message], base_url: str, flags: dict[str, bool]
+    html: str,
+    messages: list[Message],
+    base_url: str,
+    flags: dict[str, bool],
+    untracked: frozenset[int] = frozenset(),
 ) -> list[Decorated]:
     assert _tokens is not None
     return decorate_many(
-        html, messages, _tokens, base_url, max_links=MAX_LINKS, max_output=MAX_OUTPUT, **flags
-    )
+        html, messages, _tokens, base_url, max_links=MAX_LINKS, max_output=MAX_OUTPUT,
+        untracked=untracked, **flags
+    )  # fmt: skip
 
 
 def api_answer(
@@ -121,9 +126,11 @@ def api_answer(
     many: bool,
     flags: dict[str, bool],
     bounce_domain: str = "",
+    untracked: frozenset[int] = frozenset(),
 ) -> tuple[bytes, tuple[tuple[int, str], ...]]:
-    """The decorate API's JSON body (encoded here, not in the server) and the links."""
-    results = _copies(html, messages, base_url, flags)
+    """The decorate API's JSON body (encoded here, not in the server) and the links;
+    the messages at ``untracked`` positions are decorated untracked (consent)."""
+    results = _copies(html, messages, base_url, flags, untracked)
     answers = [answer(r, bounce_domain) for r in results]
     body = json.dumps(answers if many else answers[0]).encode()
     return body, results[0].links

@@ -23,6 +23,8 @@ class EventType(enum.StrEnum):
     OPENED = "opened"
     CLICKED = "clicked"
     UNSUBSCRIBED = "unsubscribed"
+    # A change of the person's tracking consent (tracker.consent), in no delivery.
+    CONSENT = "consent"
 
 
 class Route(enum.StrEnum):
@@ -52,6 +54,8 @@ class Hit:
     event: EventType | None = None
     link: int | None = None
     url: str | None = None
+    # The browser asked not to be tracked (Sec-GPC or DNT, with TRACKER_HONOUR_GPC=on).
+    untracked: bool = False
 
 
 def crop(value: str | None, limit: int) -> str:

@@ -27,6 +27,11 @@ def forwarded_for(headers: CIMultiDictProxy[str]) -> str | None:
     return ",".join(lines)
 
 
+def _no_tracking(headers: CIMultiDictProxy[str]) -> bool:
+    """Whether the browser asks not to be tracked: ``Sec-GPC: 1`` or ``DNT: 1``."""
+    return headers.get("Sec-GPC", "").strip() == "1" or headers.get("DNT", "").strip() == "1"
+
+
 class HitRecorder:
     """Builds the raw-log row of a request and waits until it is committed.
 
@@ -44,6 +49,7 @@ class HitRecorder:
         ).resolve
         # The kill switch: opens and clicks are answered as always and recorded nowhere.
         self._tracking = settings.tracking == "on"
+        self._honour_gpc = settings.honour_gpc == "on"
 
     def build(
         self,
@@ -68,6 +74,7 @@ class HitRecorder:
             event=event,
             link=link,
             url=url,
+            untracked=self._honour_gpc and route is not Route.UNSUBSCRIBE and _no_tracking(headers),
         )
 
     async def record(self, hit: Hit) -> bool:

@@ -40,6 +40,7 @@ SALT_CLICK = "tracker.click.v1"
 SALT_UNSUBSCRIBE = "tracker.unsubscribe.v1"
 SALT_VIEW = "tracker.view.v1"
 SALT_BOUNCE = "tracker.bounce.v1"
+SALT_PREFERENCES = "tracker.preferences.v1"
 
 
 class _URLSafeSerializer(URLSafeSerializer):
@@ -136,6 +137,8 @@ class Tokens:
         self._read_view = Verifier(keys, SALT_VIEW, MAX_PAYLOAD)
         self._bounce = _URLSafeSerializer(keys, salt=SALT_BOUNCE)
         self._read_bounce = Verifier(keys, SALT_BOUNCE, MAX_PAYLOAD)
+        self._preferences = _URLSafeSerializer(keys, salt=SALT_PREFERENCES)
+        self._read_preferences = Verifier(keys, SALT_PREFERENCES, MAX_PAYLOAD)
 
     # Making tokens -----------------------------------------------------------------
 
@@ -155,6 +158,11 @@ class Tokens:
         """The ``X-Tracker-Message`` header: names the message a bounce returns."""
         check_message(message)
         return _sized(self._bounce.dumps(message.fields()))
+
+    def preferences_token(self, message: Message) -> str:
+        """The tracking preferences page's token (``/p/``): the person's own consent."""
+        check_message(message)
+        return _sized(self._preferences.dumps(message.fields()))
 
     def click_token(self, click: Click) -> str:
         """Sign a link; only absolute http(s) targets can be signed.
@@ -201,6 +209,9 @@ class Tokens:
 
     def read_bounce(self, token: str) -> Message:
         return self.read_message(self._read_bounce, token)
+
+    def read_preferences(self, token: str) -> Message:
+        return self.read_message(self._read_preferences, token)
 
     def read_click(self, token: str) -> Click:
         payload = self._load(self._read_click, token)

@@ -6,7 +6,15 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import Rows
 from tracker.config import Settings
-from tracker.store.rows import OPEN_HIT, RESCORED, HitEventRow, HitRow, Rejudged, SendEventRow
+from tracker.store.rows import (
+    OPEN_HIT,
+    RESCORED,
+    ConsentEventRow,
+    HitEventRow,
+    HitRow,
+    Rejudged,
+    SendEventRow,
+)
 
 
 def table_columns(rows: Rows, settings: Settings, table: str) -> list[str]:
@@ -36,5 +44,7 @@ async def test_the_event_rows_name_columns_of_events(
     events = set(table_columns(rows, settings, "events"))
     assert set(HitEventRow._fields) <= events
     assert set(SendEventRow._fields) <= events
-    # What neither row writes is the id the store gives, and nothing else.
-    assert events - set(HitEventRow._fields) - set(SendEventRow._fields) == {"id"}
+    assert set(ConsentEventRow._fields) <= events
+    # What no row writes is the id the store gives, and nothing else.
+    written = set(HitEventRow._fields) | set(SendEventRow._fields) | set(ConsentEventRow._fields)
+    assert events - written == {"id"}

@@ -11,6 +11,7 @@ from tracker.eventtypes import names
 from tracker.keys import STORE
 from tracker.routes.auth import require_api_key
 from tracker.routes.bounces import routes as bounce_routes
+from tracker.routes.consent_api import routes as consent_routes
 from tracker.routes.decorate_api import routes as decorate_routes
 from tracker.routes.replies import (
     LOG_TYPES,
@@ -163,5 +164,6 @@ def api_app(*middlewares: Middleware) -> web.Application:
     app.add_routes(sending_routes)
     app.add_routes(decorate_routes)
     app.add_routes(bounce_routes)
+    app.add_routes(consent_routes)
     add_fallback(app)  # last: an unknown API path gets a JSON 404 from us
     return app

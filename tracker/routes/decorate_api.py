@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tracker.consent import Policy, campaign_policy, untracked_positions
 from tracker.decorate import TooLarge
 from tracker.decorate_pool import Busy, OverBudget, api_answer
 from tracker.keys import DECORATE_POOL, SETTINGS, STORE
@@ -34,6 +35,15 @@ def _ids(body: dict[str, Any]) -> tuple[str, str, str] | str:
             return f"{key}: required string"
         values.append(value)
     return values[0], values[1], values[2]
+
+
+async def _untracked(request: web.Request, policy: Policy, recipients: list[str]) -> frozenset[int]:
+    """The positions of the recipients the campaign's consent policy does not allow to
+    track (their states read only when the policy reads them)."""
+    if policy is Policy.OFF:
+        return frozenset()
+    states = await request.config_dict[STORE].consent_states(recipients)
+    return untracked_positions(policy, states, recipients)
 
 
 @routes.post("/decorate")
@@ -67,13 +77,17 @@ async def post_decorate(request: web.Request) -> web.Response:
         return error(400, "bad_request", "track_opens/track_clicks: true or false")
     messages = [Message(delivery, r, campaign, email) for r in recipients]
     settings = request.config_dict[SETTINGS]
+    policy = campaign_policy(settings.consent, settings.consent_campaigns, campaign)
     flags = {"track_opens": opens, "track_clicks": clicks,
-             "honeypot": "honeypot" in settings.signals}  # fmt: skip
+             "honeypot": "honeypot" in settings.signals,
+             "preferences": policy is not Policy.OFF}  # fmt: skip
     pool = request.config_dict[DECORATE_POOL]
+    untracked = await _untracked(request, policy, recipients)
     try:
         body, links = await pool.run(
-            api_answer, html, messages, settings.base_url, many, flags, settings.bounce_domain
-        )
+            api_answer, html, messages, settings.base_url, many, flags, settings.bounce_domain,
+            untracked,
+        )  # fmt: skip
     except TooLarge as exc:
         return error(413, "too_large", f"{exc}; send fewer recipients per call")
     except ValueError as exc:
@@ -83,7 +97,8 @@ async def post_decorate(request: web.Request) -> web.Response:
     except Busy:
         return error(503, "busy", "Decoration is busy; try again.", **{"Retry-After": "1"})
     template = DeliveryTemplate(
-        delivery, campaign, email, html, links, opens, clicks, recipients=tuple(recipients)
-    )
+        delivery, campaign, email, html, links, opens, clicks, recipients=tuple(recipients),
+        untracked=tuple(recipients[i] for i in sorted(untracked)),
+    )  # fmt: skip
     await request.config_dict[STORE].register_delivery(template)
     return web.Response(body=body, content_type="application/json")

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from tracker.events import Hit
 from tracker.ingest import SendEvent
+from tracker.store.rows import ConsentRow
 from tracker.store.units import FailedRun, WorkflowRun
 
 # A value bound to a placeholder of the store's SQL.
@@ -44,6 +45,8 @@ class DeliveryTemplate:
     track_clicks: bool = True
     registered_at: str = field(default="")
     recipients: tuple[str, ...] = ()
+    # Those of ``recipients`` decorated untracked (consent): direct links, no pixel.
+    untracked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +243,15 @@ class Store(Protocol):
 
     async def login_failures(self, client: str, since: int) -> tuple[int, int | None]:
         """How many failed logins ``client`` made since ``since``, and the oldest's time."""
+
+    async def set_consent(
+        self, changes: list[ConsentRow], recorded_at: str, erase: bool = False
+    ) -> int:
+        """Keep consent changes (the latest ``at`` per person is current); with ``erase``
+        delete the people's stored hits. Returns the hits deleted."""
+
+    async def consent(self, recipient: str, history: int = 100) -> dict[str, Any]:
+        """The person's current consent and their latest changes, newest first."""
+
+    async def consent_states(self, recipients: list[str]) -> dict[str, str]:
+        """The current consent state of those of ``recipients`` who stated one."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.eventtypes import JUDGED_ROUTES_SQL, JUDGED_TYPES, SUPPRESSING_SQL
+from tracker.eventtypes import JUDGED_ROUTES_SQL, JUDGED_TYPES, SEND_TIMES_SQL, SUPPRESSING_SQL
 from tracker.store import reports
 from tracker.store.base import EVERY_HIT, DeliveryTemplate, LogFilter
 from tracker.store.units import person_hash
@@ -103,7 +103,7 @@ class Reads:
         rows = await self._rows(
             "SELECT events.id AS cursor, coalesce(event_id, 'e' || events.id) AS id, type, at,"
             " delivery, recipient, campaign, email, message, link, url, category, reason, flag,"
-            " verdict, status, cause"
+            " verdict, status, cause, state"
             f" FROM events WHERE {where} ORDER BY events.id LIMIT ?",
             (*params, limit),
         )
@@ -218,7 +218,7 @@ class Reads:
             params += (until,)
         rows = await self._rows(
             "SELECT events.id, type, at, delivery, recipient, campaign, email, link, url,"
-            " category, reason, status, cause,"
+            " category, reason, status, cause, state,"
             " coalesce(verdict, 'human') AS verdict FROM events"
             f" WHERE {where} AND {reports.traffic_filter(traffic)}"
             f" ORDER BY at {order}, events.id {order} LIMIT ?",
@@ -233,7 +233,25 @@ class Reads:
         return out
 
     async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]:
-        return await reports.delivery_stats(self._rows, delivery, traffic)
+        """The delivery's figures; opens and clicks are rated over the tracked messages
+        (``tracked_sent``, ``tracked_delivered``): mail decorated untracked cannot open."""
+        stats = await reports.delivery_stats(self._rows, delivery, traffic)
+        untracked = await self._rows(
+            "SELECT e.type, count(*) AS n FROM untracked_messages AS u"
+            " JOIN events AS e INDEXED BY events_sends"
+            " ON e.recipient = u.recipient AND e.delivery = u.delivery"
+            f" WHERE u.delivery = ? AND e.type IN ({SEND_TIMES_SQL}) GROUP BY e.type",
+            (delivery,),
+        )
+        apart = {r["type"]: int(r["n"]) for r in untracked}
+        sent = stats["tracked_sent"] = stats["sent"] - apart.get("sent", 0)
+        delivered = stats["tracked_delivered"] = stats["delivered"] - apart.get("delivered", 0)
+        if sent != stats["sent"] or delivered != stats["delivered"]:
+            opened, clickers = stats["opened"], stats["unique_clickers"]
+            stats["rates"].update(
+                open=reports.rate(opened, delivered), click=reports.rate(clickers, delivered)
+            )
+        return stats
 
     async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
         return await reports.delivery_urls(self._rows, delivery, traffic)
@@ -271,3 +289,32 @@ class Reads:
 
     async def recipient_outcomes(self, recipient: str, limit: int = 100) -> list[dict[str, Any]]:
         return await reports.recipient_outcomes(self._rows, recipient, limit)
+
+    async def consent(self, recipient: str, history: int = 100) -> dict[str, Any]:
+        """The person's current consent (``unknown`` with no time when never stated) and
+        their latest ``history`` changes, newest first."""
+        current = await self._rows(
+            "SELECT state, at, source, text FROM consent WHERE recipient = ?", (recipient,)
+        )
+        changes = await self._rows(
+            "SELECT state, at, source, text, recorded_at FROM consent_history"
+            " WHERE recipient = ? ORDER BY id DESC LIMIT ?",
+            (recipient, history),
+        )
+        now = dict(current[0]) if current else {"state": "unknown", "at": None,
+                                                 "source": None, "text": None}  # fmt: skip
+        return {"recipient": recipient, **now, "history": [dict(c) for c in changes]}
+
+    async def consent_states(self, recipients: list[str]) -> dict[str, str]:
+        """The current consent state of each of ``recipients`` who ever stated one."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(recipients))
+        for start in range(0, len(unique), CHUNK):
+            chunk = unique[start : start + CHUNK]
+            rows = await self._rows(
+                "SELECT recipient, state FROM consent"
+                f" WHERE recipient IN ({','.join('?' * len(chunk))})",
+                tuple(chunk),
+            )
+            found.update((r["recipient"], r["state"]) for r in rows)
+        return found

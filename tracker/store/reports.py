@@ -333,7 +333,7 @@ async def deliveries(
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM report_totals"
         " UNION ALL SELECT DISTINCT delivery, NULL, NULL, NULL FROM events"
         f"  WHERE id > {AFTER_WATERMARK}"
-        ") AS known WHERE delivery LIKE ? ESCAPE '\\' GROUP BY delivery"
+        ") AS known WHERE delivery LIKE ? ESCAPE '\\' AND delivery <> '' GROUP BY delivery"
         f" ORDER BY max(registered_at) IS NULL, max(registered_at) {order}, delivery LIMIT ?",
         (pattern, limit),
     )

@@ -82,6 +82,50 @@ class SendEventRow(NamedTuple):
     cause: str | None
 
 
+class ConsentRow(NamedTuple):
+    """A row of ``consent`` (a person's current state), and of ``consent_history`` with
+    ``recorded_at`` after it."""
+
+    recipient: str
+    state: str
+    at: str
+    source: str
+    text: str | None
+
+
+class ConsentHistoryRow(NamedTuple):
+    """A row of ``consent_history``: a change as given, and when it was stored."""
+
+    recipient: str
+    state: str
+    at: str
+    source: str
+    text: str | None
+    recorded_at: str
+
+
+class ConsentEventRow(NamedTuple):
+    """A row of ``events`` for a consent change: in no delivery, the state it sets, how it
+    was given (``cause``: api, page, import) and the wording shown (``reason``)."""
+
+    type: str
+    at: str
+    delivery: str
+    recipient: str
+    campaign: str
+    email: str
+    state: str
+    cause: str
+    reason: str | None
+
+
+def consent_event(change: ConsentRow) -> ConsentEventRow:
+    """The activity log's event of a consent change."""
+    return ConsentEventRow(type=EventType.CONSENT, at=change.at, delivery="",
+                           recipient=change.recipient, campaign="", email="",
+                           state=change.state, cause=change.source, reason=change.text)  # fmt: skip
+
+
 class Rejudged(NamedTuple):
     """What rescoring writes back to a stored hit; ``id`` and ``recipient`` find it."""
 
@@ -116,12 +160,14 @@ def hit_rows(
     hits: list[Hit],
     verdicts: dict[int, tuple[Verdict, str]],
     scoring: Scoring,
+    untracked: frozenset[int] = frozenset(),
 ) -> tuple[list[HitRow], list[HitEventRow]]:
     """The hits' rows and their events' rows.
 
-    A hit of an anonymous campaign is judged with what the request said and kept with
-    nothing that names the person. An Opened made by a machine is kept under its own
-    dedupe key: it does not use up the recipient's one human Opened.
+    A hit of an anonymous campaign, or one of ``untracked`` (ids of hits whose person may
+    not be tracked now), is judged with what the request said and kept with nothing that
+    names the person. An Opened made by a machine is kept under its own dedupe key: it
+    does not use up the recipient's one human Opened.
     """
     rows: list[HitRow] = []
     events: list[HitEventRow] = []
@@ -130,7 +176,7 @@ def hit_rows(
         verdict, reasons = verdicts.get(hit_id, (None, None))
         agent = read_agent(hit.user_agent) if verdict is not None else None
         recipient, ip, user_agent = m.recipient, hit.ip, hit.user_agent
-        if verdict is not None and m.campaign in scoring.anonymous:
+        if verdict is not None and (m.campaign in scoring.anonymous or hit_id in untracked):
             recipient, ip, user_agent = ANONYMOUS, None, ""
         rows.append(
             HitRow(id=hit_id, at=hit.at, route=hit.route, method=hit.method,

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from tracker.config import Settings
+from tracker.consent import Policy, parse_overrides, reads_states
 from tracker.events import Route, iso
 from tracker.tokens import HONEYPOT_LINK
 from tracker.verdicts import Context, Judge, Verdict, judge_for
@@ -39,12 +40,15 @@ class Probe(NamedTuple):
 
 @dataclass(frozen=True)
 class Scoring:
-    """The judge, the windows of the context signals, and the campaigns kept anonymous."""
+    """The judge, the windows of the context signals, the campaigns kept anonymous, and
+    the consent policy (``consent_campaigns``: the campaigns' own, overriding it)."""
 
     judge: Judge
     proximity_seconds: float = 2.0
     honeypot_seconds: float = 30.0
     anonymous: frozenset[str] = frozenset()
+    consent: Policy = Policy.OFF
+    consent_campaigns: tuple[tuple[str, Policy], ...] = ()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Scoring:
@@ -53,7 +57,14 @@ class Scoring:
             settings.proximity_seconds,
             settings.honeypot_seconds,
             frozenset(settings.anonymous_campaigns),
+            Policy(settings.consent),
+            tuple(parse_overrides(settings.consent_campaigns).items()),
         )
+
+    @property
+    def reads_consent(self) -> bool:
+        """Whether any hit's campaign is held to a policy that reads people's states."""
+        return reads_states(self.consent, dict(self.consent_campaigns))
 
 
 @dataclass

@@ -6,6 +6,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from tracker.store.rows import ConsentRow
+
 # The workflow's watermark (in ``workflow_state``), and the tables it fills.
 WATERMARK = "events"
 REPORT_TABLES = ("report_totals", "report_links", "report_hours", "report_clients",
@@ -85,3 +87,14 @@ class FailedRun:
     ended_at: str
     error: str
     node: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChanges:
+    """A unit of the writer: people's consent states, kept in their history; the latest
+    ``at`` of each person becomes current. With ``erase``, the people's stored hits are
+    deleted too (their events stay, so counts do not move). Returns the hits deleted."""
+
+    changes: tuple[ConsentRow, ...]
+    recorded_at: str
+    erase: bool = False

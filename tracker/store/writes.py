@@ -19,7 +19,9 @@ from tracker.store.base import (
     StoreUnavailable,
     WebhookCursor,
 )
+from tracker.store.rows import ConsentRow
 from tracker.store.units import (
+    ConsentChanges,
     FailedRun,
     Forget,
     Forgotten,
@@ -47,6 +49,7 @@ Unit = (
     | WorkflowRun
     | FailedRun
     | SessionChange
+    | ConsentChanges
 )
 
 
@@ -144,3 +147,11 @@ class Writes:
 
     async def save_webhook_cursor(self, cursor: WebhookCursor) -> None:
         await self._write(cursor)
+
+    async def set_consent(
+        self, changes: list[ConsentRow], recorded_at: str, erase: bool = False
+    ) -> int:
+        """Keep people's consent changes (the latest ``at`` of each becomes current); with
+        ``erase``, delete their stored hits too. Returns the hits deleted."""
+        erased: int = await self._write(ConsentChanges(tuple(changes), recorded_at, erase))
+        return erased

@@ -13,13 +13,13 @@ from typing import Any
 from tracker.events import Hit
 from tracker.store.base import DeliveryTemplate, EventBatch, SessionChange, WebhookCursor
 from tracker.store.dialect import Tx
-from tracker.store.operations import consolidate, privacy
+from tracker.store.operations import consent, consolidate, privacy
 from tracker.store.operations.deliveries import change_sessions, insert_delivery, save_cursor
 from tracker.store.operations.hits import insert_hits
 from tracker.store.operations.rescore import rescore
 from tracker.store.operations.send_events import insert_send_events
 from tracker.store.scoring import Scoring
-from tracker.store.units import FailedRun, Forget, Purge, Rescore, WorkflowRun
+from tracker.store.units import ConsentChanges, FailedRun, Forget, Purge, Rescore, WorkflowRun
 
 Operation = Callable[[Tx, Any, Scoring], Awaitable[Any]]
 
@@ -33,6 +33,7 @@ OPERATIONS: dict[type[Any], Operation] = {
     Purge: lambda tx, unit, _: privacy.purge(tx, unit),
     WorkflowRun: lambda tx, unit, _: consolidate.run(tx, unit),
     FailedRun: lambda tx, unit, _: consolidate.record_failure(tx, unit),
+    ConsentChanges: lambda tx, unit, _: consent.record(tx, unit),
 }
 
 

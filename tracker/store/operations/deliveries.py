@@ -38,6 +38,29 @@ async def insert_delivery(tx: Tx, t: DeliveryTemplate) -> None:
     await tx.execute("DELETE FROM links WHERE delivery = ?", (t.delivery,))
     await tx.insert("links", [_Link(t.delivery, n, url) for n, url in t.links])
     await copies.keep(tx, t)
+    await _mark_untracked(tx, t)
+
+
+class _Message(NamedTuple):
+    delivery: str
+    recipient: str
+
+
+async def _mark_untracked(tx: Tx, t: DeliveryTemplate) -> None:
+    """Remember which of the registration's messages are untracked; a message decorated
+    tracked again (consent granted since) is tracked."""
+    untracked = set(t.untracked)
+    tracked = sorted(set(t.recipients) - untracked)
+    for chunk in tx.dialect.chunks(tracked):
+        among, params = tx.dialect.any_of("recipient", chunk)
+        await tx.execute(
+            f"DELETE FROM untracked_messages WHERE delivery = ? AND {among}", [t.delivery, *params]
+        )
+    await tx.insert(
+        "untracked_messages",
+        [_Message(t.delivery, r) for r in sorted(untracked)],
+        "ON CONFLICT DO NOTHING",
+    )
 
 
 async def save_cursor(tx: Tx, cursor: WebhookCursor) -> None:

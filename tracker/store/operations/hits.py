@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from tracker.consent import Policy, State, allows, policy_for
 from tracker.events import Hit
-from tracker.eventtypes import SEND_TIMES_SQL
+from tracker.eventtypes import JUDGED_ROUTES, SEND_TIMES_SQL
 from tracker.store.dialect import Tx
 from tracker.store.rows import hit_rows, probes_of
 from tracker.store.scoring import (
@@ -75,10 +76,33 @@ async def insert_hits(tx: Tx, hits: Sequence[Hit], scoring: Scoring) -> None:
     probes = probes_of(ids, list(hits))
     scored, stored = await score(tx, probes, scoring)
     verdicts = dict(zip((p.id for p in probes), scored.verdicts, strict=True))
-    rows, events = hit_rows(ids, list(hits), verdicts, scoring)
+    untracked = await untracked_hits(tx, ids, hits, scoring) if scoring.reads_consent else None
+    asked = frozenset(i for i, h in zip(ids, hits, strict=True) if h.untracked)
+    rows, events = hit_rows(ids, list(hits), verdicts, scoring, (untracked or frozenset()) | asked)
     await tx.insert("hits", rows)
     await tx.insert("events", events, "ON CONFLICT DO NOTHING")
     await _apply_flips(tx, scored.flipped, stored)
+
+
+async def untracked_hits(
+    tx: Tx, ids: list[int], hits: Sequence[Hit], scoring: Scoring
+) -> frozenset[int]:
+    """The open and click hits whose person may not be tracked now, under their
+    campaign's consent policy: one read of the people's current states by primary key."""
+    overrides = dict(scoring.consent_campaigns)
+    held = [(i, h, policy_for(scoring.consent, overrides, h.message.campaign))
+            for i, h in zip(ids, hits, strict=True) if h.route in JUDGED_ROUTES]  # fmt: skip
+    held = [(i, h, policy) for i, h, policy in held if policy is not Policy.OFF]
+    states: dict[str, State] = {}
+    for chunk in tx.dialect.chunks(sorted({h.message.recipient for _, h, _ in held})):
+        among, params = tx.dialect.any_of("recipient", chunk)
+        for recipient, state in await tx.fetch(
+            f"SELECT recipient, state FROM consent WHERE {among}", params
+        ):
+            states[recipient] = State(state)
+    return frozenset(
+        i for i, h, policy in held if not allows(policy, states.get(h.message.recipient))
+    )
 
 
 async def score(

@@ -26,6 +26,10 @@ async def forget(tx: Tx, unit: Forget) -> Forgotten:
     # Unique clickers keep their numbers, not the names behind them.
     await tx.execute("DELETE FROM report_clickers WHERE recipient = ?", (unit.recipient,))
     await copies.drop(tx, unit.recipient)
+    # Their consent goes too: who stated what is about them.
+    await tx.execute("DELETE FROM consent WHERE recipient = ?", (unit.recipient,))
+    await tx.execute("DELETE FROM consent_history WHERE recipient = ?", (unit.recipient,))
+    await tx.execute("DELETE FROM untracked_messages WHERE recipient = ?", (unit.recipient,))
     return Forgotten(hits, events)
 
 

@@ -189,6 +189,35 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sent_message ON events (message) WHERE type = 'sent';
     CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
     """,
+    # 5: SQLite's 14, tracking consent: each person's current state, every change, and
+    # the state a change's event (type consent) sets, and the messages decorate left
+    # untracked.
+    """
+    CREATE TABLE consent (
+        recipient text PRIMARY KEY,
+        state text NOT NULL,
+        at text NOT NULL,
+        source text NOT NULL,
+        text text
+    );
+    CREATE TABLE consent_history (
+        id bigserial,
+        recipient text NOT NULL,
+        state text NOT NULL,
+        at text NOT NULL,
+        source text NOT NULL,
+        text text,
+        recorded_at text NOT NULL,
+        PRIMARY KEY (recipient, id)
+    );
+    CREATE INDEX consent_history_id ON consent_history (id);
+    ALTER TABLE events ADD COLUMN state text;
+    CREATE TABLE untracked_messages (
+        delivery text NOT NULL,
+        recipient text NOT NULL,
+        PRIMARY KEY (recipient, delivery)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

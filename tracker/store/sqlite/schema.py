@@ -227,6 +227,34 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_sent_message ON events (message) WHERE type = 'sent';
     CREATE INDEX events_sent_address ON events (lower(address), at) WHERE type = 'sent';
     """,
+    # 14: tracking consent (tracker.consent): each person's current state, every change,
+    # the state a change's event (type consent) in the activity log sets, and the messages
+    # decorate left untracked (their Sent events count apart: rates are over tracked mail).
+    """
+    CREATE TABLE consent (
+        recipient TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        text TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE consent_history (
+        id INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        text TEXT,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX consent_history_recipient ON consent_history (recipient, id);
+    ALTER TABLE events ADD COLUMN state TEXT;
+    CREATE TABLE untracked_messages (
+        delivery TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        PRIMARY KEY (delivery, recipient)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
