@@ -106,6 +106,9 @@ class Terminal:
             stdout=subprocess.PIPE,
             stderr=slave,
             env=env,
+            # As a shell's foreground command has it: a runner that started the tests in
+            # the background may have left SIGINT ignored, which a child would inherit.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         os.close(slave)
         self.screen = b""

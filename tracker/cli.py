@@ -682,7 +682,11 @@ def bounces(
     as_json: bool,
     summary_only: bool,
 ) -> None:
-    """Take bounce messages from .eml files, maildirs and mboxes (PATH…)."""
+    """Take bounce messages from .eml files, maildirs and mboxes (each PATH a file or folder).
+
+    \b
+    Example: tracker bounces /var/mail/bounces.mbox ~/Maildir/.Bounces --dry-run
+    """
     from tracker import bounce_files
 
     try:
@@ -691,24 +695,31 @@ def bounces(
         raise OperatorError(str(exc)) from None
     settings = settings_from(config_path)
     tally = bounce_files.Tally()
+    shown: list[Progress] = []
 
     async def take_all(store: Store) -> None:
         from tracker.tokens import Tokens
 
         taker = bounce_files.taker(store, Tokens(settings.secret_keys), dry_run)
-        for path in paths:
-            for label, raw in bounce_files.messages(path):
-                outcome = await taker(raw)
-                tally.add(outcome)
-                if as_json and not summary_only:
-                    click.echo(json.dumps({"source": label, **outcome}))
-                elif not summary_only:
-                    click.echo(bounce_files.line(label, outcome))
+        with Progress("Reading bounces", None, "messages", as_json=as_json) as progress:
+            shown.append(progress)
+            for path in paths:
+                for label, raw in bounce_files.messages(path):
+                    outcome = await taker(raw)
+                    progress.advance(1)
+                    tally.add(outcome)
+                    if as_json and not summary_only:
+                        click.echo(json.dumps({"source": label, **outcome}))
+                    elif not summary_only:
+                        click.echo(bounce_files.line(label, outcome))
 
     try:
         with_store(settings, take_all)
     except bounce_files.SourceError as exc:
         raise OperatorError(str(exc)) from None
+    except KeyboardInterrupt:
+        interrupted(shown[0] if shown else None, "What was taken is stored; taking the same"
+                    " messages again stores nothing twice.")  # fmt: skip
     if as_json:
         click.echo(json.dumps({"summary": tally.counts(dry_run)}))
     else:
