@@ -109,7 +109,11 @@ class Page(HTMLParser):
             self.problems.append("<meta http-equiv>")
         elif tag == "iframe":
             sandbox = values.get("sandbox")
-            if sandbox is None or "allow-scripts" in sandbox or values.get("src"):
+            src = values.get("src", "")
+            # The one frame allowed: the hot-clicks tab's copy of the email, sandboxed without
+            # scripts and served under a policy of its own (checked by ``_email_frames``).
+            own = src.startswith("/ui/deliveries/") and src.endswith("/email")
+            if sandbox is None or "allow-scripts" in sandbox or (src and not own):
                 self.problems.append("<iframe> that may run script")
         elif tag == "link" and not values.get("href", "").startswith("/static/"):
             self.problems.append("<link> to elsewhere")
@@ -167,6 +171,26 @@ async def _inject(base: str, sent: list[str], client: aiohttp.ClientSession) -> 
         assert r.status == 200, await r.text()
 
 
+async def _email_frames(ui: aiohttp.ClientSession, base: str, sent: list[str]) -> list[str]:
+    """The hot-clicks frame shows each email as it is, payloads included: what keeps them
+    from running is its policy (no script source, sandboxed without scripts)."""
+    problems = []
+    for i, p in enumerate(sent):
+        delivery, _ = _ids(i, p)
+        async with ui.get(f"{base}/ui/deliveries/{quote(delivery, safe='')}/email") as r:
+            await r.read()
+            if r.status != 200:
+                continue
+            policy = r.headers.get("Content-Security-Policy", "")
+            rules = {rule.split()[0]: rule for rule in policy.split(";") if rule.strip()
+                     for rule in [rule.strip()]}  # fmt: skip
+            scripts = rules.get("script-src", rules.get("default-src", ""))
+            sandbox = rules.get("sandbox")
+            if "'none'" not in scripts or sandbox is None or "allow-scripts" in sandbox:
+                problems.append(f"email frame policy that may run script: {policy[:60]!r}")
+    return problems
+
+
 def _pages(sent: list[str]) -> list[str]:
     paths = ["/ui/", "/ui/workflow", "/ui/?sort=oldest"]
     for i, p in enumerate(sent):
@@ -194,6 +218,7 @@ async def _read_pages(base: str, sent: list[str]) -> tuple[int, list[str], set[i
                 statuses.add(r.status)
                 problems += inspect(await r.text(), sent)
                 pages += 1
+        problems += await _email_frames(ui, base, sent)
     async with session(4) as client:
         for i, p in enumerate(sent):
             delivery, recipient = _ids(i, p)
