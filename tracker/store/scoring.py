@@ -257,9 +257,15 @@ def decide(
         pending.setdefault((p.delivery, p.recipient), []).append(
             Neighbour(p.id, seconds(p.at), p.link, None, "")
         )
+    # A pair with many clicks is searched by time; a small one (most of them: one new
+    # click, a stored click or two) is compared click by click, cheaper than sorting.
     timelines: dict[Pair, _Timeline] = {}
+    small: dict[Pair, list[Neighbour]] = {}
     for key, mine in pending.items():
         others = [n for n in stored.get(key, []) if n.id not in probe_ids]
+        if len(mine) + len(others) <= SMALL_PAIR:
+            small[key] = mine + others
+            continue
         timeline = _Timeline(mine + others)
         if proximity_on:
             timeline.keep_open("proximity", others)
@@ -276,7 +282,9 @@ def decide(
             if sent <= at:
                 since = at - sent
         proximity = honeypot = False
-        if p.id in click_ids:
+        if p.id in click_ids and key in small:
+            proximity, honeypot = _one_by_one(p, at, small[key], scoring, result, probe_ids)
+        elif p.id in click_ids:
             timeline = timelines[key]
             if proximity_on and timeline.others(at, scoring.proximity_seconds, p.link):
                 proximity = True
@@ -291,6 +299,35 @@ def decide(
         context = Context(since, proximity, honeypot)
         result.verdicts.append(judge.judge(p.route, p.method, p.ip, p.user_agent, context))
     return result
+
+
+SMALL_PAIR = 8  # clicks of a pair (new and stored) compared one by one
+
+
+def _one_by_one(
+    p: Probe,
+    at: float,
+    neighbours: list[Neighbour],
+    scoring: Scoring,
+    result: Scored,
+    probe_ids: set[int],
+) -> tuple[bool, bool]:
+    """Proximity and honeypot for ``p`` against each of its pair's few clicks, turning the
+    stored ones it reveals: the rule as written, for small pairs."""
+    on = scoring.judge.signals
+    proximity = honeypot = False
+    for n in neighbours:
+        if n.id == p.id:
+            continue
+        gap = abs(n.seconds - at)
+        if gap <= scoring.proximity_seconds and n.link != p.link and "proximity" in on:
+            proximity = True
+            _flip(result, n, probe_ids, "proximity")
+        if p.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds and "honeypot" in on:
+            _flip(result, n, probe_ids, "honeypot")
+        if n.link == HONEYPOT_LINK and gap <= scoring.honeypot_seconds:
+            honeypot = True
+    return proximity, honeypot or p.link == HONEYPOT_LINK
 
 
 def _flip(result: Scored, n: Neighbour, probe_ids: set[int], reason: str) -> None:
