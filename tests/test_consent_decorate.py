@@ -4,6 +4,8 @@ pixel (unsubscribe kept, "tracked": false), and rates are over the tracked messa
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from dataclasses import replace
 from typing import Any
@@ -13,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 
 from tests.conftest import PERSON, Rows
+from tests.helpers import logged_in
 from tracker.app import create_app
 from tracker.cli import main
 from tracker.config import Settings
@@ -134,6 +137,14 @@ async def test_rates_are_over_the_tracked_messages(
     assert stats["opened"] == 1
     assert stats["rates"]["open"] == 1.0, "one open of the one tracked message, not 1 in 4"
     assert stats["rates"]["delivery"] == 1.0
+    # The dashboard's list of deliveries gives the same rate as the statistics.
+    await logged_in(client)
+    listed = await client.get("/ui/deliveries.csv")
+    assert listed.status == 200
+    (row,) = [
+        r for r in csv.DictReader(io.StringIO(await listed.text())) if r["delivery"] == "spring"
+    ]
+    assert float(row["open_rate"]) == 1.0 and int(row["sent"]) == 4
 
 
 async def test_the_view_in_browser_copy_follows_the_consent_of_now(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracker.eventtypes import JUDGED_ROUTES_SQL, JUDGED_TYPES, SEND_TIMES_SQL, SUPPRESSING_SQL
+from tracker.eventtypes import JUDGED_ROUTES_SQL, JUDGED_TYPES, SUPPRESSING_SQL
 from tracker.store import reports
 from tracker.store.base import EVERY_HIT, DeliveryTemplate, LogFilter
 from tracker.store.units import person_hash
@@ -235,23 +235,7 @@ class Reads:
     async def delivery_stats(self, delivery: str, traffic: str = "human") -> dict[str, Any]:
         """The delivery's figures; opens and clicks are rated over the tracked messages
         (``tracked_sent``, ``tracked_delivered``): mail decorated untracked cannot open."""
-        stats = await reports.delivery_stats(self._rows, delivery, traffic)
-        untracked = await self._rows(
-            "SELECT e.type, count(*) AS n FROM untracked_messages AS u"
-            " JOIN events AS e INDEXED BY events_sends"
-            " ON e.recipient = u.recipient AND e.delivery = u.delivery"
-            f" WHERE u.delivery = ? AND e.type IN ({SEND_TIMES_SQL}) GROUP BY e.type",
-            (delivery,),
-        )
-        apart = {r["type"]: int(r["n"]) for r in untracked}
-        sent = stats["tracked_sent"] = stats["sent"] - apart.get("sent", 0)
-        delivered = stats["tracked_delivered"] = stats["delivered"] - apart.get("delivered", 0)
-        if sent != stats["sent"] or delivered != stats["delivered"]:
-            opened, clickers = stats["opened"], stats["unique_clickers"]
-            stats["rates"].update(
-                open=reports.rate(opened, delivered), click=reports.rate(clickers, delivered)
-            )
-        return stats
+        return await reports.delivery_stats(self._rows, delivery, traffic)
 
     async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
         return await reports.delivery_urls(self._rows, delivery, traffic)

@@ -17,6 +17,7 @@ from tracker.eventtypes import (
     JUDGED_TYPES,
     JUDGED_TYPES_SQL,
     ROUTE_TYPES,
+    SEND_TIMES_SQL,
     TYPE_ROUTES,
 )
 from tracker.store.base import EVERY_HIT, LogFilter
@@ -38,6 +39,13 @@ VERDICT = "coalesce(e.verdict, 'human')"
 HOUR = "substr(e.at, 1, 13) || ':00:00Z'"
 NOT_TRAP = f"coalesce(e.link, -1) != {HONEYPOT_LINK}"
 CLIENT_DEVICE = "coalesce(h.client, 'Other'), coalesce(h.device, 'unknown')"
+# The Sent and Delivered of messages decorated untracked (consent), per delivery and type.
+UNTRACKED = (
+    "SELECT u.delivery, e.type, count(*) AS n FROM untracked_messages AS u"
+    " JOIN events AS e INDEXED BY events_sends"
+    " ON e.recipient = u.recipient AND e.delivery = u.delivery"
+    f" WHERE e.type IN ({SEND_TIMES_SQL})"
+)
 # An event's hit (the recipient too, so a store distributed by recipient joins locally).
 HIT_OF_EVENT = "LEFT JOIN hits AS h ON h.id = e.hit_id AND h.recipient = e.recipient"
 
@@ -172,7 +180,13 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
         " AND device = 'proxy'",
         {"delivery": delivery},
     )
-    figures = _figures(counts, clickers.get(-1, 0), traffic)
+    untracked = await rows(
+        UNTRACKED + " AND u.delivery = :delivery GROUP BY u.delivery, e.type",
+        {"delivery": delivery},
+    )
+    figures = _figures(
+        counts, clickers.get(-1, 0), traffic, {r["type"]: int(r["n"]) for r in untracked}
+    )
     # Activity: a person's (or machine's, as counted) opens, clicks and unsubscribes.
     active = [r for r in counts if r["type"] in HIT_TYPES and r["verdict"] in COUNTED[traffic]]
     return {
@@ -374,9 +388,13 @@ SELECT delivery, sum(n) AS n FROM (
 """
 
 
-def _figures(counts: list[Any], unique_clickers: int, traffic: str) -> dict[str, Any]:
+def _figures(
+    counts: list[Any], unique_clickers: int, traffic: str, untracked: dict[str, int] | None = None
+) -> dict[str, Any]:
     """One delivery's counts and rates from its (type, verdict, n, first, last) rows: what
-    ``delivery_stats`` and the deliveries list show alike."""
+    ``delivery_stats`` and the deliveries list show alike. ``untracked``: the Sent and
+    Delivered of its messages decorated untracked (consent), apart from ``tracked_sent``
+    and ``tracked_delivered``, over which opens and clicks are rated (they cannot open)."""
 
     def count(kind: EventType) -> int:
         verdicts = COUNTED[traffic] if kind in JUDGED_TYPES else VERDICTS
@@ -385,6 +403,9 @@ def _figures(counts: list[Any], unique_clickers: int, traffic: str) -> dict[str,
     sent, delivered = count(EventType.SENT), count(EventType.DELIVERED)
     opened, unsubscribed = count(EventType.OPENED), count(EventType.UNSUBSCRIBED)
     active = [r for r in counts if r["type"] in HIT_TYPES and r["verdict"] in COUNTED[traffic]]
+    apart = untracked or {}
+    tracked_sent = sent - apart.get(EventType.SENT, 0)
+    tracked_delivered = delivered - apart.get(EventType.DELIVERED, 0)
     return {
         "sent": sent,
         "delivered": delivered,
@@ -394,10 +415,12 @@ def _figures(counts: list[Any], unique_clickers: int, traffic: str) -> dict[str,
         "clicks": count(EventType.CLICKED),
         "unique_clickers": unique_clickers,
         "unsubscribed": unsubscribed,
+        "tracked_sent": tracked_sent,
+        "tracked_delivered": tracked_delivered,
         "rates": {
             "delivery": rate(delivered, sent),
-            "open": rate(opened, delivered),
-            "click": rate(unique_clickers, delivered),
+            "open": rate(opened, tracked_delivered),
+            "click": rate(unique_clickers, tracked_delivered),
             "click_to_open": rate(unique_clickers, opened),
             "unsubscribe": rate(unsubscribed, delivered),
         },
@@ -422,9 +445,12 @@ async def delivery_summaries(rows: Rows, traffic: str) -> list[dict[str, Any]]:
         grouped.setdefault(r["delivery"], []).append(r)
     unnamed = [d for d in grouped if d not in registered]
     named = await _campaigns(rows, unnamed)
+    untracked: dict[str, dict[str, int]] = {}
+    for r in await rows(UNTRACKED + " GROUP BY u.delivery, e.type", {}):
+        untracked.setdefault(r["delivery"], {})[r["type"]] = int(r["n"])
     out = []
     for delivery, counts in grouped.items():
-        figures = _figures(counts, clickers.get(delivery, 0), traffic)
+        figures = _figures(counts, clickers.get(delivery, 0), traffic, untracked.get(delivery))
         known = registered.get(delivery)
         campaign, email = (known["campaign"], known["email"]) if known else named[delivery]
         registered_at = known["registered_at"] if known else None
