@@ -105,7 +105,9 @@ def summary(as_json: bool, text: str, **fields: Any) -> None:
 
 def interrupted(progress: Progress | None, next_step: str) -> NoReturn:
     """Ctrl-C between chunks: say how far the command got and how to go on; exit 130."""
-    done = f" after {progress.so_far()} in {duration(progress.seconds)}" if progress else ""
+    done = ""
+    if progress is not None and progress.begun:
+        done = f" after {progress.so_far()} in {duration(progress.seconds)}"
     click.echo(f"\nInterrupted{done}. {next_step}", err=True)
     sys.exit(130)
 
@@ -393,20 +395,18 @@ def rescore(config_path: Path | None, since: str | None, as_json: bool) -> None:
             raise click.BadParameter("not an ISO 8601 date or time", param_hint="--since") from None
         start = iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
-    shown: list[Progress] = []
+    progress = Progress("Rescoring", "hits", as_json=as_json)
 
     async def run(store: Store) -> tuple[int, int]:
-        total = await store.count_judged_hits(start)
-        with Progress("Rescoring", total, "hits", as_json=as_json) as progress:
-            shown.append(progress)
+        with progress.begin(await store.count_judged_hits(start)):
             return await store.rescore(start, progress.advance)
 
     try:
         judged, changed = with_store(settings, run)
     except KeyboardInterrupt:
-        interrupted(shown[0] if shown else None, "What was judged is kept; running it again"
+        interrupted(progress, "What was judged is kept; running it again"
                     " judges every hit again from the start (harmless).")  # fmt: skip
-    took = shown[0].seconds if shown else 0.0
+    took = progress.seconds
     summary(
         as_json,
         f"Judged {judged:,} hits again in {duration(took)}; {changed:,} verdicts changed.",
@@ -464,12 +464,10 @@ def workflow_run(config_path: Path | None, as_json: bool) -> None:
 
     settings = settings_from(config_path)
 
-    shown: list[Progress] = []
+    progress = Progress("Consolidating", "events", as_json=as_json)
 
     async def run(store: Store) -> WorkflowRun:
-        backlog = await store.workflow_backlog()
-        with Progress("Consolidating", backlog, "events", as_json=as_json) as progress:
-            shown.append(progress)
+        with progress.begin(await store.workflow_backlog()):
             return await Workflow(store, settings, utc_now).run(progress.advance)
 
     try:
@@ -479,9 +477,9 @@ def workflow_run(config_path: Path | None, as_json: bool) -> None:
             f"the run failed and is recorded: {exc}; run it again once the database is back"
         ) from None
     except KeyboardInterrupt:
-        interrupted(shown[0] if shown else None, "Each chunk is committed with the watermark:"
+        interrupted(progress, "Each chunk is committed with the watermark:"
                     " running it again continues where this one stopped.")  # fmt: skip
-    took = shown[0].seconds if shown else 0.0
+    took = progress.seconds
     summary(
         as_json,
         f"Workflow run in {duration(took)}: {unit.rows_read:,} events read,"
@@ -634,13 +632,11 @@ def export(
     writer = csv.DictWriter(output, EXPORT_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
     if writer is not None:
         writer.writeheader()
-    shown: list[Progress] = []
+    progress = Progress("Exporting", "events")
     last = [after]
 
     async def read(store: Store) -> int:
-        total = await store.count_events_after(after, event_type)
-        with Progress("Exporting", total, "events") as progress:
-            shown.append(progress)
+        with progress.begin(await store.count_events_after(after, event_type)):
             async for page in event_pages(store, after, event_type):
                 for item in page:
                     for key in EMPTY_AS_NULL:
@@ -658,13 +654,13 @@ def export(
     try:
         count = with_store(settings_from(config_path), read)
     except KeyboardInterrupt:
-        interrupted(shown[0] if shown else None, f"Everything up to cursor {last[0]} is written:"
+        interrupted(progress, f"Everything up to cursor {last[0]} is written:"
                     f" run it again with --after {last[0]} to continue.")  # fmt: skip
     of_type = f" of type {event_type}" if event_type else ""
     if count == 0:
         click.echo(f"No events{of_type} after cursor {after}: nothing exported.", err=True)
         return
-    took = duration(shown[0].seconds) if shown else "0.0 s"
+    took = duration(progress.seconds)
     click.echo(f"{count:,} events{of_type} exported in {took}; the last cursor is {last[0]}"
                f" (--after {last[0]} continues from there).", err=True)  # fmt: skip
 
@@ -695,14 +691,13 @@ def bounces(
         raise OperatorError(str(exc)) from None
     settings = settings_from(config_path)
     tally = bounce_files.Tally()
-    shown: list[Progress] = []
+    progress = Progress("Reading bounces", "messages", as_json=as_json)
 
     async def take_all(store: Store) -> None:
         from tracker.tokens import Tokens
 
         taker = bounce_files.taker(store, Tokens(settings.secret_keys), dry_run)
-        with Progress("Reading bounces", None, "messages", as_json=as_json) as progress:
-            shown.append(progress)
+        with progress.begin(None):
             for path in paths:
                 for label, raw in bounce_files.messages(path):
                     outcome = await taker(raw)
@@ -718,7 +713,7 @@ def bounces(
     except bounce_files.SourceError as exc:
         raise OperatorError(str(exc)) from None
     except KeyboardInterrupt:
-        interrupted(shown[0] if shown else None, "What was taken is stored; taking the same"
+        interrupted(progress, "What was taken is stored; taking the same"
                     " messages again stores nothing twice.")  # fmt: skip
     if as_json:
         click.echo(json.dumps({"summary": tally.counts(dry_run)}))
@@ -781,7 +776,7 @@ def db_backup(config_path: Path | None, target: Path, as_json: bool) -> None:
         total = int(pages.execute("PRAGMA page_count").fetchone()[0])
     finally:
         pages.close()
-    progress = Progress("Backing up", total, "pages", as_json=as_json)
+    progress = Progress("Backing up", "pages", as_json=as_json)
     copied = [0]
 
     def step(done: int, _: int) -> None:
@@ -789,7 +784,7 @@ def db_backup(config_path: Path | None, target: Path, as_json: bool) -> None:
         copied[0] = done
 
     try:
-        with progress:
+        with progress.begin(total):
             check = backup(settings.sqlite_path, target, step)
     except KeyboardInterrupt:
         target.unlink(missing_ok=True)

@@ -39,26 +39,37 @@ def duration(seconds: float) -> str:
 
 
 class Progress:
-    """``with Progress("Rescoring", total, "hits") as p: … p.advance(n)``."""
+    """``p = Progress("Rescoring", "hits")``, then ``with p.begin(total): … p.advance(n)``.
 
-    def __init__(self, label: str, total: int | None, unit: str, *, as_json: bool = False) -> None:
+    Made before the work is counted, so a command can say how far it got whether or not
+    the count was reached; ``begin`` starts the clock and, on a terminal, the bar.
+    """
+
+    def __init__(self, label: str, unit: str, *, as_json: bool = False) -> None:
         self.label = label
-        self.total = total
         self.unit = unit
         self.every = float(os.environ.get("TRACKER_PROGRESS_SECONDS") or 5)
+        self.total: int | None = None
+        self.begun = False
         self.done = 0
-        self.started = time.monotonic()
-        self._logged = self.started
+        self.started = self._logged = time.monotonic()
+        self._terminal = on_terminal(as_json)
         self._bar: Any = None
-        if on_terminal(as_json):
+
+    def begin(self, total: int | None) -> Progress:
+        """Start counting towards ``total`` (None: unknown)."""
+        self.total, self.begun = total, True
+        self.started = self._logged = time.monotonic()
+        if self._terminal:
             self._bar = click.progressbar(
                 length=total if total else None,
-                label=label,
+                label=self.label,
                 file=sys.stderr,
                 show_eta=bool(total),
                 show_pos=True,
-                item_show_func=lambda _: f"{self.rate():,.0f} {unit}/s",
+                item_show_func=lambda _: f"{self.rate():,.0f} {self.unit}/s",
             )
+        return self
 
     def __enter__(self) -> Progress:
         if self._bar is not None:
@@ -76,7 +87,7 @@ class Progress:
 
     @property
     def seconds(self) -> float:
-        return time.monotonic() - self.started
+        return time.monotonic() - self.started if self.begun else 0.0
 
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
