@@ -51,6 +51,7 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -470,6 +471,43 @@ def report(
                 ]
                 print(f"{pg} / tracker on SQLite, /{route}/ by connections: " + ", ".join(ratios))
     print("\npeak RSS (MB): " + ", ".join(f"{t} {peak[t]:.0f}" for t in targets))
+    if "tracker" in targets:
+        print_goals(med, targets, connections, rows)
+
+
+def print_goals(
+    med: Callable[[str, str, int, str], float],
+    targets: list[str],
+    connections: list[int],
+    rows: list[str],
+) -> None:
+    """Each speed aim's figure from this run, its ratio and whether it is met."""
+
+    def line(aim: str, figure: float, goal: float, above: bool = True) -> None:
+        met = figure >= goal if above else figure < goal
+        print(f"  {aim:<52}{figure:>10.2f}  aim {'>=' if above else '<'} {goal:<6} "
+              f"{'met' if met else 'short'}")  # fmt: skip
+
+    print("\naims (tracker, medians of this run):")
+    for shape in ("c hot", "c scan"):
+        if shape in rows and "c" in rows:
+            for c in connections:
+                ratio = med("tracker", shape, c, "rps") / med("tracker", "c", c, "rps")
+                line(f"/{shape.replace(' ', '/ ')} over distinct /c/, {c} conns", ratio, 0.8)
+    for route in ("c", "o"):
+        if route not in rows or 64 not in connections:
+            continue
+        for base, goal in (("bare", 0.65), ("nginx", 0.15)):
+            if base in targets:
+                ratio = med("tracker", route, 64, "rps") / med(base, route, 64, "rps")
+                line(f"/{route}/ over {base}, 64 conns", ratio, goal)
+        if 1 in connections:
+            line(f"/{route}/ req/s, 1 conn", med("tracker", route, 1, "rps"), 3000)
+        for c in (1, 16):
+            if c in connections:
+                line(f"/{route}/ p50 ms, {c} conns", med("tracker", route, c, "p50_ms"), 1.0,
+                     above=False)  # fmt: skip
+        line(f"/{route}/ p99 ms, 64 conns", med("tracker", route, 64, "p99_ms"), 15.0, above=False)
 
 
 if __name__ == "__main__":

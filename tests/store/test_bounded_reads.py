@@ -18,6 +18,7 @@ from tracker.store.dialect import run_now
 from tracker.store.operations.hits import score
 from tracker.store.postgres.driver import PostgresTx
 from tracker.store.postgres.schema import migrate as pg_migrate
+from tracker.store.recent import RecentClicks, recent_clicks
 from tracker.store.scoring import Neighbour, Probe, Scored, Scoring, iso_shift, seconds
 from tracker.store.sqlite.driver import SQLiteTx
 from tracker.store.sqlite.schema import migrate
@@ -68,16 +69,25 @@ def rows_of(stored: list[Stored]) -> list[tuple[object, ...]]:
 
 
 def score_on_sqlite(
-    path: Path, stored: list[Stored], probes: list[Probe], scoring: Scoring
+    path: Path,
+    stored: list[Stored],
+    probes: list[Probe],
+    scoring: Scoring,
+    recent: RecentClicks | None = None,
 ) -> Scored:
-    """``score`` in a transaction of the SQLite store's writer over ``stored``."""
+    """``score`` in a transaction of the SQLite store's writer over ``stored``; with
+    ``recent``, the probes' pairs are busy ones, their clicks kept in it."""
     conn = connect(path, "OFF")
     try:
         migrate(conn)
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("DELETE FROM hits")
         conn.executemany(INSERT, rows_of(stored))
-        scored, _ = run_now(score(SQLiteTx(conn), probes, scoring))
+        if recent is not None:
+            recent.begin(conn.execute("PRAGMA data_version").fetchone()[0])
+            for p in probes:
+                recent.wanted((p.delivery, p.recipient), 1)  # seen before: busy
+        scored, _ = run_now(score(SQLiteTx(conn, recent), probes, scoring))
         conn.execute("ROLLBACK")
         return scored
     finally:
@@ -129,3 +139,10 @@ def test_bounded_reads_judge_as_reading_every_click_would(
     reference = reference_decide(probes, scoring, {}, every)
     assert bounded.verdicts == reference.verdicts
     assert bounded.flipped == reference.flipped
+    if not database_url:  # the SQLite writer's kept clicks answer the same
+        recent = recent_clicks(scoring)
+        kept = score_on_sqlite(tmp_path / "t.db", stored, probes, scoring, recent)
+        clicked = {(p.delivery, p.recipient) for p in probes if p.route == Route.CLICK}
+        assert clicked <= set(recent.pairs)
+        assert kept.verdicts == reference.verdicts
+        assert kept.flipped == reference.flipped

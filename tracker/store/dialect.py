@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from tracker.events import Hit
+
+if TYPE_CHECKING:
+    from tracker.store.recent import RecentClicks
 
 T = TypeVar("T")
 
@@ -114,6 +117,8 @@ class Tx(Protocol):
     """An open write transaction; SQL in SQLite's spelling (see the module docstring)."""
 
     dialect: Dialect
+    # The writer's recent clicks of busy pairs (tracker.store.recent), where it keeps them.
+    recent: RecentClicks | None
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; how many rows it changed."""

@@ -36,6 +36,17 @@ OPERATIONS: dict[type[Any], Operation] = {
     ConsentChanges: lambda tx, unit, _: consent.record(tx, unit),
 }
 
+# The units that leave stored hits as they are (the others clear the writer's cache of
+# recent clicks, tracker.store.recent).
+KEEPS_HITS = (DeliveryTemplate, EventBatch, WebhookCursor, SessionChange, WorkflowRun, FailedRun)
+
+
+def changes_hits(unit: object) -> bool:
+    """Whether ``unit`` changes or deletes stored hits (a hit only adds one)."""
+    if isinstance(unit, (Hit, *KEEPS_HITS)):
+        return False
+    return not (isinstance(unit, ConsentChanges) and not unit.erase)
+
 
 async def apply(tx: Tx, units: Sequence[object], scoring: Scoring) -> list[Any]:
     """Write one group in the open transaction; a result per unit, in order."""

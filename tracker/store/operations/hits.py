@@ -17,6 +17,7 @@ from tracker.consent import Policy, State, allows, policy_for
 from tracker.events import Hit
 from tracker.eventtypes import JUDGED_ROUTES, SEND_TIMES_SQL
 from tracker.store.dialect import Tx
+from tracker.store.recent import RecentClicks
 from tracker.store.rows import hit_rows, probes_of
 from tracker.store.scoring import (
     Neighbour,
@@ -82,6 +83,14 @@ async def insert_hits(tx: Tx, hits: Sequence[Hit], scoring: Scoring) -> None:
     await tx.insert("hits", rows)
     await tx.insert("events", events, "ON CONFLICT DO NOTHING")
     await _apply_flips(tx, scored.flipped, stored)
+    if tx.recent is not None and tx.recent.pairs:
+        tx.recent.stage(
+            [RecentClicks.click((r.delivery, r.recipient), r.id, r.at, r.link, r.verdict,
+                                r.reasons)
+             for r in rows if r.route == "click" and r.method == "GET"],
+            [(pair, n.id, n.seconds, scored.flipped[n.id])
+             for pair, ns in stored.items() for n in ns if n.id in scored.flipped],
+        )  # fmt: skip
 
 
 async def untracked_hits(
@@ -113,11 +122,14 @@ async def score(
     sends = await _send_times(tx, probes) if need.sends and probes else {}
     stored: dict[Pair, list[Neighbour]] = {}
     if need.clicks:
-        own = _own_links(need.clicks)
-        single = [p for p in need.clicks if (p.delivery, p.recipient) in own]
-        mixed = [p for p in need.clicks if (p.delivery, p.recipient) not in own]
+        rest = need.clicks
+        if tx.recent is not None:
+            stored, rest = await _from_recent(tx, tx.recent, need, scoring)
+        own = _own_links(rest)
+        single = [p for p in rest if (p.delivery, p.recipient) in own]
+        mixed = [p for p in rest if (p.delivery, p.recipient) not in own]
         if single:
-            stored = await _stored_clicks(tx, single, need.window, need.trap_window, own)
+            merge(stored, await _stored_clicks(tx, single, need.window, need.trap_window, own))
         if mixed:
             merge(stored, await _stored_clicks(tx, mixed, need.window, need.trap_window, {}, True))
             if "proximity" in scoring.judge.signals:
@@ -125,6 +137,77 @@ async def score(
         if need.traps and need.trap_window is not None:  # rare: every click around a trap
             merge(stored, await _stored_clicks(tx, need.traps, need.trap_window, None, {}))
     return decide(probes, scoring, sends, stored), stored
+
+
+async def _from_recent(
+    tx: Tx, recent: RecentClicks, need: Windows, scoring: Scoring
+) -> tuple[dict[Pair, list[Neighbour]], list[Probe]]:
+    """What ``_stored_clicks`` and ``_witnesses`` would read, for the pairs the writer
+    keeps in memory (filled here from the database for busy pairs); the other probes."""
+    by_pair: dict[Pair, list[Probe]] = {}
+    for p in need.clicks:
+        by_pair.setdefault((p.delivery, p.recipient), []).append(p)
+    trap_window = need.trap_window if need.trap_window is not None else 0.0
+    bounds: dict[Pair, tuple[float, float, float, float]] = {}
+    for pair, probes in by_pair.items():
+        first = min(seconds(p.at) for p in probes)
+        last = max(seconds(p.at) for p in probes)
+        bounds[pair] = (first - need.window - 1, last + need.window + 1,
+                        first - trap_window - 1, last + trap_window + 1)  # fmt: skip
+    fill = [pair for pair, probes in by_pair.items()
+            if recent.covering(pair, bounds[pair][0], bounds[pair][2]) is None
+            and recent.wanted(pair, len(probes))]  # fmt: skip
+    if fill:
+        await _fill(tx, recent, [p for pair in fill for p in by_pair[pair]], need, set(fill))
+    served: dict[Pair, list[Neighbour]] = {}
+    rest: list[Probe] = []
+    proximity = "proximity" in scoring.judge.signals
+    for pair, probes in by_pair.items():
+        lo, hi, trap_lo, trap_hi = bounds[pair]
+        entry = recent.covering(pair, lo, trap_lo)
+        if entry is None:
+            rest.extend(probes)
+            continue
+        links = {p.link for p in probes}
+        own = next(iter(links)) if len(links) == 1 else None
+        # As the database's reads: what a probe may turn, and the nearest clicks on
+        # another link (whether one is near); a single link's own clicks turn nothing.
+        found = entry.unturned(lo, hi, own if own != HONEYPOT_LINK else None)
+        if proximity:
+            slack = need.window + 0.001
+            found += [n for p in probes for n in entry.witnesses(seconds(p.at), p.link, slack)]
+        if need.trap_window is not None:
+            found += entry.trap_clicks(trap_lo, trap_hi)
+        served[pair] = list({n.id: n for n in found}.values())
+    return served, rest
+
+
+async def _fill(
+    tx: Tx, recent: RecentClicks, probes: list[Probe], need: Windows, pairs: set[Pair]
+) -> None:
+    """Read the pairs' stored clicks from the earliest time a probe's windows reach on,
+    and keep them in ``recent``."""
+    lo = iso_shift(min(p.at for p in probes), -need.window - 1)
+    trap_lo = lo
+    if need.trap_window is not None:
+        trap_lo = iso_shift(min(p.at for p in probes), -need.trap_window - 1)
+    found: dict[Pair, dict[int, Neighbour]] = {pair: {} for pair in pairs}
+    for chunk in tx.dialect.chunks(sorted({p.recipient for p in probes})):
+        among, values = tx.dialect.any_of("recipient", chunk)
+        sql = (
+            f"SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_recipient_at"
+            f" WHERE {among} AND at >= ?{_GET_CLICKS}"
+            f" UNION ALL SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_traps"
+            f" WHERE {among} AND at >= ?{_GET_CLICKS} AND link = {HONEYPOT_LINK}"
+        )
+        for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(
+            sql, [*values, lo, *values, trap_lo]
+        ):
+            into = found.get((delivery, recipient))
+            if into is not None:
+                into[hit_id] = Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
+    for pair, clicks in found.items():
+        recent.fill(pair, seconds(lo), seconds(trap_lo), list(clicks.values()))
 
 
 async def _send_times(tx: Tx, probes: list[Probe]) -> dict[Pair, list[str]]:

@@ -15,6 +15,7 @@ from tracker.events import Hit
 from tracker.store.dialect import POSTGRES, columns, insert_sql, update_sql
 from tracker.store.postgres.schema import ensure_partitions, lock_key, partitions
 from tracker.store.postgres.sql import translate
+from tracker.store.recent import RecentClicks
 
 
 def changed(status: str) -> int:
@@ -32,6 +33,7 @@ class PostgresTx:
     """
 
     dialect = POSTGRES
+    recent: RecentClicks | None = None  # several nodes write: read the database each time
 
     def __init__(self, conn: asyncpg.Connection, months: set[str]) -> None:
         self.conn = conn

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from tracker.events import Hit
 from tracker.store.dialect import SQLITE, insert_sql, update_sql
+from tracker.store.recent import RecentClicks
 
 
 class SQLiteTx:
@@ -20,8 +21,9 @@ class SQLiteTx:
 
     dialect = SQLITE
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, recent: RecentClicks | None = None) -> None:
         self.conn = conn
+        self.recent = recent
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, params).rowcount

@@ -18,8 +18,9 @@ from tracker.config import Settings
 from tracker.filemodes import create_private
 from tracker.store.base import StoreUnavailable
 from tracker.store.dialect import run_now
-from tracker.store.operations import apply
+from tracker.store.operations import apply, changes_hits
 from tracker.store.reads import Reads
+from tracker.store.recent import recent_clicks
 from tracker.store.scoring import Scoring
 from tracker.store.sessions import SessionRecords
 from tracker.store.sqlite.driver import SQLiteTx
@@ -87,6 +88,7 @@ class SQLiteStore(Reads, Writes, SessionRecords):
         forget_key: str = "",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         fault_rate: float | None = None,
+        recent: bool = True,
     ) -> None:
         self.path = path
         self._fault_rate = fault_rate_from_env() if fault_rate is None else fault_rate
@@ -98,6 +100,7 @@ class SQLiteStore(Reads, Writes, SessionRecords):
         self._conn: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._writer: GroupWriter[Unit, Any] = GroupWriter(self._commit, max_group)
+        self._recent = recent_clicks(self._scoring) if recent else None
 
     # Lifecycle ---------------------------------------------------------------------
 
@@ -165,16 +168,25 @@ class SQLiteStore(Reads, Writes, SessionRecords):
         fault = self._injected_fault()
         if fault is not None and fault[1]:
             raise sqlite3.OperationalError(fault[0])
+        recent = self._recent
         conn.execute("BEGIN IMMEDIATE")
         try:
-            results = run_now(apply(SQLiteTx(conn), units, self._scoring))
+            if recent is not None:
+                recent.begin(conn.execute("PRAGMA data_version").fetchone()[0])
+                if any(changes_hits(unit) for unit in units):
+                    recent.stale()
+            results = run_now(apply(SQLiteTx(conn, recent), units, self._scoring))
             if fault is not None:
                 raise sqlite3.OperationalError(fault[0])
             conn.execute("COMMIT")
         except BaseException:
+            if recent is not None:
+                recent.clear()
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        if recent is not None:
+            recent.committed()
         return results
 
     def _injected_fault(self) -> tuple[str, bool] | None:
