@@ -147,20 +147,26 @@ async def _from_recent(
     by_pair: dict[Pair, list[Probe]] = {}
     for p in need.clicks:
         by_pair.setdefault((p.delivery, p.recipient), []).append(p)
+    # Most pairs (distinct people) are neither kept nor busy: they cost two look-ups.
+    rest = [p for pair, probes in by_pair.items() if pair not in recent.pairs
+            and not recent.wanted(pair, len(probes)) for p in probes]  # fmt: skip
+    if len(rest) == len(need.clicks):
+        return {}, rest
     trap_window = need.trap_window if need.trap_window is not None else 0.0
     bounds: dict[Pair, tuple[float, float, float, float]] = {}
+    at = {p.id: seconds(p.at) for p in need.clicks}
     for pair, probes in by_pair.items():
-        first = min(seconds(p.at) for p in probes)
-        last = max(seconds(p.at) for p in probes)
+        first = min(at[p.id] for p in probes)
+        last = max(at[p.id] for p in probes)
         bounds[pair] = (first - need.window - 1, last + need.window + 1,
                         first - trap_window - 1, last + trap_window + 1)  # fmt: skip
-    fill = [pair for pair, probes in by_pair.items()
-            if recent.covering(pair, bounds[pair][0], bounds[pair][2]) is None
-            and recent.wanted(pair, len(probes))]  # fmt: skip
+    left = {p.id for p in rest}
+    fill = [pair for pair, probes in by_pair.items() if probes[0].id not in left
+            and recent.covering(pair, bounds[pair][0], bounds[pair][2]) is None]  # fmt: skip
     if fill:
         await _fill(tx, recent, [p for pair in fill for p in by_pair[pair]], need, set(fill))
     served: dict[Pair, list[Neighbour]] = {}
-    rest: list[Probe] = []
+    rest = []
     proximity = "proximity" in scoring.judge.signals
     for pair, probes in by_pair.items():
         lo, hi, trap_lo, trap_hi = bounds[pair]
@@ -175,7 +181,7 @@ async def _from_recent(
         found = entry.unturned(lo, hi, own if own != HONEYPOT_LINK else None)
         if proximity:
             slack = need.window + 0.001
-            found += [n for p in probes for n in entry.witnesses(seconds(p.at), p.link, slack)]
+            found += [n for p in probes for n in entry.witnesses(at[p.id], p.link, slack)]
         if need.trap_window is not None:
             found += entry.trap_clicks(trap_lo, trap_hi)
         served[pair] = list({n.id: n for n in found}.values())
