@@ -31,6 +31,14 @@ the first round: the two differ only in the check.
 
     python -m bench.http --targets tracker,consent --consent-states 1000000
 
+After the table, each speed aim's figure from the run, its ratio and whether it is met
+(a shape over distinct recipients, tracker over bare aiohttp and nginx at 64
+connections, one connection's req/s, p50 and p99); ``--ingest N`` adds events ingested
+per second (bench.ingest's load, N batches of 1,000 a round, on a fresh tracker):
+
+    python -m bench.http --targets tracker,bare,nginx --connections 1,16,64 \
+        --workload distinct,hot,scanner --ingest 50
+
 ``--before PYTHON`` adds the target ``before``: the same server run by another
 checkout's interpreter (its ``.venv/bin/python``), so a change is measured against the
 code before it in the same run; ``t/bef`` is tracker over it.
@@ -307,6 +315,9 @@ def main() -> None:
     parser.add_argument(
         "--consent-states", type=int, default=1_000_000, help="people's states for 'consent'"
     )
+    parser.add_argument(
+        "--ingest", type=int, default=0, help="batches of 1,000 events per round (0: none)"
+    )
     args = parser.parse_args()
     connections = [int(c) for c in args.connections.split(",")]
     targets = args.targets.split(",")
@@ -332,6 +343,33 @@ def main() -> None:
         if postgres is not None:
             postgres.stop()
     report(results, peak, targets, connections, rows)
+    if args.ingest:
+        rates = ingest_rounds(args.rounds, args.ingest)
+        print(f"  {'events ingested per s, batches of 1,000 over HTTP':<52}"
+              f"{statistics.median(rates):>10,.0f}  aim >= 100000 "
+              f"{'met' if statistics.median(rates) >= 100_000 else 'short'}")  # fmt: skip
+
+
+def ingest_rounds(rounds: int, batches: int) -> list[float]:
+    """Events/s of ``POST /api/v1/events`` (bench.ingest's load) on a fresh tracker each
+    round, pinned like the other targets."""
+    import asyncio
+
+    from bench.ingest import ingest
+
+    rates = []
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the client where wrk ran; the server on core 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_no in range(rounds):
+            server = Server("tracker", Path(tmp) / str(round_no))
+            server.start()
+            try:
+                rates.append(asyncio.run(ingest(f"http://127.0.0.1:{server.port}", round_no,
+                                                batches)))  # fmt: skip
+            finally:
+                server.stop()
+    return rates
 
 
 def run(
