@@ -176,3 +176,52 @@ async def test_a_delivery_shows_its_tracked_sends_and_consent_mix(
     assert "off" in line and "none of its 2 recipients" in line
     assert await page.locator("#consent-mix").count() == 0
     assert await page.text_content(".tile[data-tile=tracked] [data-sends=untracked]") == "0"
+
+
+async def test_a_person_shows_their_consent_and_its_latest_changes(
+    tracker: tuple[str, TestClient], page: Any, auth: dict[str, str]
+) -> None:
+    base, client = tracker
+    given = await api(client, auth, "/api/v1/recipients/ben/consent")
+    await page.goto(f"{base}/ui/recipients/ben")
+    assert await page.text_content("#consent-state") == "denied"
+    assert await page.text_content("#consent-source") == "api"
+    assert await page.get_attribute("#consent-given time", "datetime") == given["at"]
+    assert given["at"].startswith(BEN[-1][3][:19])
+    assert await page.text_content("#consent-text") == "Withdrawn by phone"
+    assert (
+        await page.text_content("#consent-tracked")
+        == "not tracked under the policy opt_in (campaigns with a policy of their own may differ)"
+    )
+    history = await page.eval_on_selector_all(
+        "#consent-history tbody tr",
+        "rs => rs.map(r => [...r.cells].slice(1, 4).map(c => c.textContent))",
+    )
+    assert history == [[s, source, text or ""] for s, source, text, _ in reversed(BEN)]
+    given_at = await page.eval_on_selector_all(
+        "#consent-history tbody tr td:first-child time", "ts => ts.map(t => t.dateTime)"
+    )
+    assert given_at == [h["at"] for h in given["history"]], "newest first, as the API"
+    await shots(page, "recipient")
+
+    await page.goto(f"{base}/ui/recipients/ann")
+    assert await page.text_content("#consent-state") == "granted"
+    assert (await page.text_content("#consent-tracked")).startswith("tracked under the policy")
+    await page.goto(f"{base}/ui/recipients/dee")
+    assert await page.text_content("#consent-state") == "unknown"
+    assert await page.text_content("#consent-given") == "never stated"
+    empty = await page.text_content("#consent-history tbody")
+    assert empty.strip() == "None: never stated (unknown)."
+
+    # Many changes: the latest ten, newest first.
+    for n in range(12):
+        body = {"state": ("granted", "denied")[n % 2], "at": f"2026-02-{n + 1:02d}T00:00:00Z"}
+        put = await client.put("/api/v1/recipients/hal/consent", json=body, headers=auth)
+        assert put.status == 200
+    await page.goto(f"{base}/ui/recipients/hal")
+    states = await page.eval_on_selector_all(
+        "#consent-history tbody tr", "rs => rs.map(r => r.dataset.state)"
+    )
+    assert states == ["denied", "granted"] * 5
+    assert await page.text_content("#consent-state") == "denied"
+    assert "The 10 latest changes are shown" in await page.content()

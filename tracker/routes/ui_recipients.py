@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from tracker.consent import State
+from tracker.consent import Policy, State, allows
 from tracker.events import EventType, iso
-from tracker.keys import CLOCK, STORE
+from tracker.keys import CLOCK, SETTINGS, STORE
 from tracker.routes.table import RouteTable
 from tracker.routes.ui_common import MAX_ID, bad_request, bots, page, require_login, traffic
 from tracker.rules import mailability
@@ -19,6 +19,7 @@ routes = RouteTable()
 FOUND = 50
 EVENTS = 500
 STATES = tuple(s.value for s in State)
+CHANGES = 10  # the latest consent changes shown on a person's page
 
 
 @routes.get("/ui/recipients")
@@ -75,6 +76,8 @@ async def recipient(request: web.Request) -> web.Response:
     sort = request.query.get("sort", "desc")
     if sort not in ("asc", "desc"):
         return await bad_request(request, "sort must be asc or desc")
+    settings = request.config_dict[SETTINGS]
+    consent = await store.consent(person, CHANGES)
     items = await store.recipient_tracking(person, event_type, sort == "desc", EVENTS,
                                            traffic(request))  # fmt: skip
     suppressions = await store.suppressions(person)
@@ -85,5 +88,8 @@ async def recipient(request: web.Request) -> web.Response:
         request, "ui_recipient.html", recipient=person, items=items, types=types,
         event_type=event_type, newest=sort == "desc", bots=bots(request), mailable=answer,
         outcomes=await store.recipient_outcomes(person), shown=EVENTS,
+        consent=consent, changes=CHANGES, policy=settings.consent,
+        tracked=allows(Policy(settings.consent), State(consent["state"])),
+        overrides=bool(settings.consent_campaigns),
         until=iso(answer.until) if answer.until else None,
     )  # fmt: skip
