@@ -59,6 +59,7 @@ async def test_every_report_number_matches_what_was_sent(
         # HEAD requests are in the raw log only: they never make a Clicked.
         "bots": {"proxy_opens": 0, "machine_opens": 0, "bot_opens": 1, "bot_clicks": 12},
         "hard_bounced_by_category": {"invalid": 2, "spam_block": 0}, "complaints": 0,
+        "consent": {"granted": 0, "denied": 0, "unknown": len(people)},
     }  # fmt: skip
 
     per_link = Counter(s.link for s in clicks)

@@ -133,3 +133,14 @@ def rate_bars(deliveries: list[dict[str, Any]]) -> dict[str, Any]:
                      "open_w": round(open_rate / scale * 100, 2),
                      "click_w": round(click_rate / scale * 100, 2)})  # fmt: skip
     return {"rows": rows, "scale": scale, "height": len(rows) * 58}
+
+
+def consent_mix(counts: dict[str, int]) -> list[dict[str, Any]]:
+    """A delivery's recipients by consent state (granted, denied, unknown): each state's
+    count, its share of them all, and its bar's width in % of the whole."""
+    total = sum(counts.values())
+    return [
+        {"state": state, "n": counts[state], "share": counts[state] / total if total else None,
+         "w": round(counts[state] / total * 100, 2) if total else 0}
+        for state in ("granted", "denied", "unknown")
+    ]  # fmt: skip

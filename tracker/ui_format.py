@@ -54,8 +54,14 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
+def thousands(value: int) -> str:
+    """A count as ``1,234``."""
+    return f"{value:,}"
+
+
 def register(env: Environment) -> None:
     """Add the filters to ``env``."""
     env.filters["when"] = when
     env.filters["day"] = day
     env.filters["percent"] = percent
+    env.filters["thousands"] = thousands

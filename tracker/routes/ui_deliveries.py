@@ -41,6 +41,9 @@ LEGACY_SORTS = {"newest": ("date", "desc"), "oldest": ("date", "asc")}
 SHOWN = 500
 COUNTS = ("sent", "delivered", "hard_bounced", "soft_bounced", "opened", "clicks",
           "unique_clickers", "unsubscribed")  # fmt: skip
+# The CSV's last columns (after the others, so no column moves): the messages sent and
+# delivered tracked (consent), over which the open and click rates are.
+TRACKED = ("tracked_sent", "tracked_delivered")
 
 
 class Listing:
@@ -146,12 +149,12 @@ async def deliveries_csv(request: web.Request) -> web.Response:
     writer = csv.writer(out)
     rates = ("delivery", "open", "click", "click_to_open", "unsubscribe")
     writer.writerow(["delivery", "campaign", "email", "date", *COUNTS,
-                     *(f"{r}_rate" for r in rates), "last_activity"])  # fmt: skip
+                     *(f"{r}_rate" for r in rates), "last_activity", *TRACKED])  # fmt: skip
     for d in kept:
         writer.writerow([safe_cell(d[k]) for k in ("delivery", "campaign", "email", "date")]
                         + [d[k] for k in COUNTS]
                         + ["" if d["rates"][r] is None else d["rates"][r] for r in rates]
-                        + [d["last_activity"] or ""])  # fmt: skip
+                        + [d["last_activity"] or ""] + [d[k] for k in TRACKED])  # fmt: skip
     return csv_response(out.getvalue(), "deliveries.csv")
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from tracker import charts
+from tracker.consent import campaign_policy
 from tracker.decorate_pool import Busy, OverBudget
 from tracker.email_frame import frame_document, frame_policy
 from tracker.eventtypes import FIGURES
@@ -20,7 +21,7 @@ from tracker.routes.replies import LOG_TYPES, VERDICT_NAMES, number
 from tracker.routes.table import RouteTable
 from tracker.routes.ui_common import MAX_ID, bad_request, bots, page, require_login, traffic
 from tracker.routes.ui_deliveries import safe_cell
-from tracker.store.base import LogFilter
+from tracker.store.base import DeliveryTemplate, LogFilter
 
 routes = RouteTable()
 
@@ -38,6 +39,14 @@ async def known(request: web.Request) -> str | web.Response:
     if not await request.config_dict[STORE].delivery_known(delivery):
         return await page(request, "ui_no_delivery.html", 404, delivery=delivery)
     return delivery
+
+
+def delivery_policy(request: web.Request, template: DeliveryTemplate | None) -> str:
+    """The consent policy of the delivery's campaign (the default one when it was never
+    registered, so its campaign is not known)."""
+    settings = request.config_dict[SETTINGS]
+    campaign = template.campaign if template is not None else ""
+    return campaign_policy(settings.consent, settings.consent_campaigns, campaign).value
 
 
 def log_filter(request: web.Request) -> LogFilter | str:
@@ -74,6 +83,8 @@ async def delivery(request: web.Request) -> web.Response:
         context["chart"] = charts.timeline(await store.delivery_timeline(found, counting))
         context["clients"] = await store.delivery_clients(found, counting)
         context["client_bars"] = charts.client_bars(context["clients"])
+        context["consent_mix"] = charts.consent_mix(context["stats"]["consent"])
+        context["consent_policy"] = delivery_policy(request, template)
     elif tab == "urls":
         context["urls"] = await store.delivery_urls(found, counting)
     elif tab == "hot":

@@ -217,6 +217,12 @@ class Store(Protocol):
     async def recipients(self, prefix: str = "", limit: int = 50) -> list[dict[str, Any]]:
         """Recipients whose id starts with ``prefix``, each with their latest event."""
 
+    async def recipients_by_consent(
+        self, delivery: str, state: str, after: str = "", limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The delivery's recipients whose consent is ``state`` now, by id after ``after``,
+        each with when and how it was given."""
+
     async def recipient_known(self, recipient: str) -> bool:
         """Whether any event or raw hit names ``recipient``."""
 

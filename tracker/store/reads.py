@@ -237,6 +237,12 @@ class Reads:
         (``tracked_sent``, ``tracked_delivered``): mail decorated untracked cannot open."""
         return await reports.delivery_stats(self._rows, delivery, traffic)
 
+    async def recipients_by_consent(
+        self, delivery: str, state: str, after: str = "", limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The delivery's recipients whose consent is ``state`` now, by id after ``after``."""
+        return await reports.recipients_by_consent(self._rows, delivery, state, after, limit)
+
     async def delivery_urls(self, delivery: str, traffic: str = "human") -> list[dict[str, Any]]:
         return await reports.delivery_urls(self._rows, delivery, traffic)
 

@@ -206,7 +206,42 @@ async def delivery_stats(rows: Rows, delivery: str, traffic: str) -> dict[str, A
             "bot_clicks": count(EventType.CLICKED, ("bot",)),
         },
         **await bounce_figures(rows, delivery),
+        "consent": await consent_mix(rows, delivery),
     }
+
+
+# The delivery's people: the distinct recipients of its Sent events.
+SENT_TO = "SELECT DISTINCT recipient FROM events WHERE delivery = :delivery AND type = 'sent'"
+
+
+async def consent_mix(rows: Rows, delivery: str) -> dict[str, int]:
+    """How many of the delivery's recipients (its Sent events') are ``granted``, ``denied``
+    and ``unknown`` now (never stated: unknown), in one statement: each distinct recipient
+    looked up in ``consent`` by its key (about a microsecond each)."""
+    found = await rows(
+        "SELECT count(*) AS recipients,"
+        " count(CASE WHEN c.state = 'granted' THEN 1 END) AS granted,"
+        " count(CASE WHEN c.state = 'denied' THEN 1 END) AS denied"
+        f" FROM ({SENT_TO}) AS s LEFT JOIN consent AS c ON c.recipient = s.recipient",
+        {"delivery": delivery},
+    )
+    everyone, granted, denied = (int(found[0][k]) for k in ("recipients", "granted", "denied"))
+    return {"granted": granted, "denied": denied, "unknown": everyone - granted - denied}
+
+
+async def recipients_by_consent(
+    rows: Rows, delivery: str, state: str, after: str, limit: int
+) -> list[dict[str, Any]]:
+    """The delivery's recipients whose consent is ``state`` now (``unknown``: never stated
+    too), in id order after ``after``, each with when and how it was given."""
+    found = await rows(
+        "SELECT s.recipient, c.at, c.source"
+        f" FROM ({SENT_TO} AND recipient > :after) AS s"
+        " LEFT JOIN consent AS c ON c.recipient = s.recipient"
+        " WHERE coalesce(c.state, 'unknown') = :state ORDER BY s.recipient LIMIT :limit",
+        {"delivery": delivery, "after": after, "state": state, "limit": limit},
+    )
+    return [dict(r) for r in found]
 
 
 async def bounce_figures(rows: Rows, delivery: str) -> dict[str, Any]:
