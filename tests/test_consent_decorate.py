@@ -145,6 +145,11 @@ async def test_rates_are_over_the_tracked_messages(
         r for r in csv.DictReader(io.StringIO(await listed.text())) if r["delivery"] == "spring"
     ]
     assert float(row["open_rate"]) == 1.0 and int(row["sent"]) == 4
+    # And so does the campaign's page, in its row of all its deliveries together.
+    campaign = await client.get("/ui/campaigns/promo")
+    assert campaign.status == 200
+    totals = (await campaign.text()).split('id="campaign-totals"')[1].split("</tr>")[0]
+    assert '<td class="num" data-col="open_rate">100' in totals, totals
 
 
 async def test_the_view_in_browser_copy_follows_the_consent_of_now(

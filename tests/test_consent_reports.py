@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import PERSON
-from tests.helpers import logged_in
+from tests.helpers import cli, logged_in
 from tracker.app import create_app
 from tracker.config import Settings
 
@@ -83,6 +85,18 @@ async def test_the_statistics_give_the_recipients_consent_of_now(
     await state(client, auth, "ben", "granted", "2026-01-04T00:00:00Z")
     again = await stats(client, auth, "spring")
     assert again["consent"] == {"granted": 4, "denied": 0, "unknown": 1}
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_the_text_report_gives_the_tracked_sends_and_the_consent_mix(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    await a_mixed_delivery(client, auth)
+    report = await cli("report", "delivery", "spring")
+    assert re.search(r"^tracked sent\s+6$", report, re.MULTILINE), report
+    assert re.search(r"^tracked delivered\s+6$", report, re.MULTILINE), report
+    for state_, count in (("granted", 2), ("denied", 1), ("unknown", 2)):
+        assert re.search(rf"^consent {state_}\s+{count}$", report, re.MULTILINE), report
 
 
 async def test_a_delivery_with_no_send_has_no_one_to_count(

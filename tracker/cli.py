@@ -558,8 +558,11 @@ def report_delivery(config_path: Path | None, delivery: str, bots: str, as_json:
         return
     stats = found["stats"]
     lines = [{"figure": k, "value": stats[k]} for _, k in FIGURES]
+    lines += [{"figure": "tracked sent", "value": stats["tracked_sent"]},
+              {"figure": "tracked delivered", "value": stats["tracked_delivered"]}]  # fmt: skip
     lines += [{"figure": f"{k.replace('_', ' ')} rate", "value": percent(v)}
               for k, v in stats["rates"].items()]  # fmt: skip
+    lines += [{"figure": f"consent {k}", "value": v} for k, v in stats["consent"].items()]
     lines += [{"figure": k.replace("_", " "), "value": v} for k, v in stats["bots"].items()]
     lines += [{"figure": f"hard bounced {k}", "value": v}
               for k, v in stats["hard_bounced_by_category"].items()]  # fmt: skip

@@ -16,7 +16,7 @@ from tracker.keys import STORE
 from tracker.pages import UI_HEADERS
 from tracker.routes.table import RouteTable
 from tracker.routes.ui_common import MAX_ID, bad_request, bots, page, require_login, traffic
-from tracker.store.reports import rate
+from tracker.store.reports import rates_of
 
 routes = RouteTable()
 
@@ -112,14 +112,8 @@ class Listing:
 
 def totals(found: list[dict[str, Any]]) -> dict[str, Any]:
     """The deliveries' counts added up, with the rates of the sums."""
-    out: dict[str, Any] = {k: sum(d[k] for d in found) for k in COUNTS}
-    out["rates"] = {
-        "delivery": rate(out["delivered"], out["sent"]),
-        "open": rate(out["opened"], out["delivered"]),
-        "click": rate(out["unique_clickers"], out["delivered"]),
-        "click_to_open": rate(out["unique_clickers"], out["opened"]),
-        "unsubscribe": rate(out["unsubscribed"], out["delivered"]),
-    }
+    out: dict[str, Any] = {k: sum(d[k] for d in found) for k in (*COUNTS, *TRACKED)}
+    out["rates"] = rates_of(out)
     return out
 
 

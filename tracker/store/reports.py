@@ -441,7 +441,7 @@ def _figures(
     apart = untracked or {}
     tracked_sent = sent - apart.get(EventType.SENT, 0)
     tracked_delivered = delivered - apart.get(EventType.DELIVERED, 0)
-    return {
+    figures: dict[str, Any] = {
         "sent": sent,
         "delivered": delivered,
         "hard_bounced": count(EventType.HARD_BOUNCED),
@@ -452,16 +452,25 @@ def _figures(
         "unsubscribed": unsubscribed,
         "tracked_sent": tracked_sent,
         "tracked_delivered": tracked_delivered,
-        "rates": {
-            "delivery": rate(delivered, sent),
-            "open": rate(opened, tracked_delivered),
-            "click": rate(unique_clickers, tracked_delivered),
-            "click_to_open": rate(unique_clickers, opened),
-            "unsubscribe": rate(unsubscribed, delivered),
-        },
+    }
+    return {
+        **figures,
+        "rates": rates_of(figures),
         "first_event": min((r["first"] for r in counts), default=None),
         "first_sent": min((r["first"] for r in counts if r["type"] == "sent"), default=None),
         "last_activity": max((r["last"] for r in active), default=None),
+    }
+
+
+def rates_of(figures: dict[str, Any]) -> dict[str, float | None]:
+    """The rates of a delivery's counts (or of several deliveries' sums): opens and
+    clicks over the messages delivered tracked, the rest over all."""
+    return {
+        "delivery": rate(figures["delivered"], figures["sent"]),
+        "open": rate(figures["opened"], figures["tracked_delivered"]),
+        "click": rate(figures["unique_clickers"], figures["tracked_delivered"]),
+        "click_to_open": rate(figures["unique_clickers"], figures["opened"]),
+        "unsubscribe": rate(figures["unsubscribed"], figures["delivered"]),
     }
 
 
