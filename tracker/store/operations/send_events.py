@@ -21,22 +21,22 @@ def _key_of(tx: Tx) -> Callable[[SendEvent], Hashable]:
 
 async def _stored(tx: Tx, events: Sequence[SendEvent]) -> set[Hashable]:
     """The keys of ``events`` that are stored already."""
-    key = _key_of(tx)
-    wanted = {key(e) for e in events}
-    alone = tx.dialect.event_key == ("event_id",)
     found: set[Hashable] = set()
-    for chunk in tx.dialect.chunks(sorted({(e.recipient, e.id) for e in events})):
-        conditions, params = [], []
-        for column in tx.dialect.event_key:
-            index = 1 if column == "event_id" else 0  # of (recipient, event_id)
-            condition, values = tx.dialect.any_of(column, sorted({p[index] for p in chunk}))
-            conditions.append(condition)
-            params += values
-        sql = f"SELECT recipient, event_id FROM events WHERE {' AND '.join(conditions)}"
-        for recipient, event_id in await tx.fetch(sql, params):
-            stored = event_id if alone else (recipient, event_id)
-            if stored in wanted:
-                found.add(stored)
+    if tx.dialect.event_key == ("event_id",):
+        ids = {e.id for e in events}
+        for chunk in tx.dialect.chunks(list(ids)):
+            among, params = tx.dialect.any_of("event_id", chunk)
+            rows = await tx.fetch(f"SELECT event_id FROM events WHERE {among}", params)
+            found.update(row[0] for row in rows)
+        return found
+    pairs = {(e.recipient, e.id) for e in events}
+    for part in tx.dialect.chunks(list(pairs)):
+        people, params = tx.dialect.any_of("recipient", list({p[0] for p in part}))
+        ids_in, id_params = tx.dialect.any_of("event_id", list({p[1] for p in part}))
+        sql = f"SELECT recipient, event_id FROM events WHERE {people} AND {ids_in}"
+        for recipient, event_id in await tx.fetch(sql, params + id_params):
+            if (recipient, event_id) in pairs:
+                found.add((recipient, event_id))
     return found
 
 
