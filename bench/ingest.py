@@ -1,11 +1,16 @@
 """Sending-system figures: events ingest over HTTP and a mailable check of a whole list.
 
-    python -m bench.ingest [--batches 50] [--population 1000000]
+    python -m bench.ingest [--batches 50] [--rounds 3] [--population 1000000]
+                           [--before PYTHON]
 
-1. POST /api/v1/events in batches of 1,000 over loopback to a real server (SQLite file),
-   several batches in flight; prints events/s (median of rounds).
+1. POST /api/v1/events in batches of 1,000 over loopback to a real server (SQLite file,
+   pinned to core 0; this client on core 1), four batches in flight; prints events/s
+   and the server's CPU time per event (its threads' run time, which other load on the
+   machine disturbs less than the wall clock), each round and their medians. The store
+   grows by ``--batches`` thousand events a round. ``--before PYTHON`` runs another
+   checkout's server (its ``.venv/bin/python``) in the same interleaved rounds.
 2. Loads a store with events for ``--population`` recipients (one in 50 suppressed),
-   then times POST /api/v1/mailable for 10,000 of them (median of 5).
+   then times POST /api/v1/mailable for 10,000 of them (median of 5); ``0`` skips it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.bounces import cpu_seconds, pin_client
 from bench.http import API_KEY, Server
 from tracker.store.sqlite.schema import migrate
 from tracker.store.sqlite.store import connect
@@ -102,24 +108,53 @@ async def mailable(base: str, population: int) -> float:
     return elapsed * 1000
 
 
+def ingest_rounds(tmp: Path, rounds: int, batches: int, before: str) -> None:
+    """Ingest rounds against tracker (and ``before``), interleaved; prints each and the
+    medians: events/s and the server's CPU µs per event."""
+    servers = [Server("tracker", tmp)] + ([Server("before", tmp, python=before)] if before else [])
+    rates: dict[str, list[float]] = {s.name: [] for s in servers}
+    cpu: dict[str, list[float]] = {s.name: [] for s in servers}
+    try:
+        for server in servers:
+            server.start()
+        for r in range(rounds):
+            for server in servers if r % 2 == 0 else servers[::-1]:
+                assert server.proc is not None
+                ran = cpu_seconds(server.proc.pid)[0]
+                rate = asyncio.run(ingest(f"http://127.0.0.1:{server.port}", r, batches))
+                used = (cpu_seconds(server.proc.pid)[0] - ran) / (batches * 1000) * 1e6
+                rates[server.name].append(rate)
+                cpu[server.name].append(used)
+                print(f"round {r + 1} {server.name}: {rate:,.0f} events/s, "
+                      f"server CPU {used:.1f} µs/event", flush=True)  # fmt: skip
+    finally:
+        for server in servers:
+            server.stop()
+    for server in servers:
+        name = server.name
+        print(
+            f"ingest ({name}), batches of 1,000 over HTTP: median "
+            f"{statistics.median(rates[name]):,.0f} events/s, server CPU "
+            f"{statistics.median(cpu[name]):.1f} µs/event (rounds: "
+            f"{', '.join(f'{r:,.0f}' for r in rates[name])})"
+        )
+    if before:
+        ratios = [a / b for a, b in zip(rates["tracker"], rates["before"], strict=True)]
+        print(f"tracker/before events/s per round: {', '.join(f'{x:.2f}' for x in ratios)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--population", type=int, default=1_000_000)
+    parser.add_argument("--before", default="", help="another checkout's python")
     args = parser.parse_args()
+    pin_client()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server("tracker", Path(tmp))
-        server.start()
-        base = f"http://127.0.0.1:{server.port}"
-        try:
-            rates = [asyncio.run(ingest(base, r, args.batches)) for r in range(args.rounds)]
-        finally:
-            server.stop()
-        print(
-            f"ingest, batches of 1,000 over HTTP: median {statistics.median(rates):,.0f} "
-            f"events/s (rounds: {', '.join(f'{r:,.0f}' for r in rates)})"
-        )
+        ingest_rounds(Path(tmp), args.rounds, args.batches, args.before)
+        if args.population <= 0:
+            return
         populate(Path(tmp) / "data-tracker-m" / "tracker.db", args.population)
         server = Server("tracker-m", Path(tmp))
         server.start()

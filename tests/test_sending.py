@@ -109,6 +109,81 @@ async def test_a_retried_batch_changes_nothing_and_bad_items_are_named(
     assert reason == "452 4.2.2 Mailbox full Try later"
 
 
+async def test_repeats_within_a_batch_and_of_stored_events(
+    api: TestClient, auth: dict[str, str], rows: Rows
+) -> None:
+    """A repeated id is a duplicate whether its twin is earlier in the batch or stored; a
+    second Delivered of a message is ignored either way; bad items leave the rest kept."""
+    first = await post(
+        api,
+        auth,
+        [
+            event("s1", "sent", campaign="c1", email="e1"),
+            event("s1", "sent", campaign="c1", email="e1"),  # repeated in the batch
+            event("d1", "delivered"),
+            event("d1-again", "delivered"),  # the same message: kept once
+            {"id": "x", "type": "delivered"},  # no delivery, no recipient
+            event("b1", "soft_bounced", recipient="r2"),  # no Sent announced r2's message
+        ],
+    )
+    assert [r["status"] for r in first["results"]] == [
+        "stored", "duplicate", "stored", "ignored", "invalid", "stored_unknown_message",
+    ]  # fmt: skip
+    assert first["counts"] == {
+        "stored": 2, "duplicate": 1, "ignored": 1, "invalid": 1, "stored_unknown_message": 1,
+    }  # fmt: skip
+    second = await post(
+        api,
+        auth,
+        [
+            event("d1", "delivered"),  # stored before
+            event("d2", "delivered"),  # a new id for a message delivered before
+            event("s2", "sent", recipient="r2"),
+            event("d3", "delivered", recipient="r2"),  # announced by s2 just before
+        ],
+    )
+    assert [r["status"] for r in second["results"]] == ["duplicate", "ignored", "stored", "stored"]
+    assert second["counts"] == {"duplicate": 1, "ignored": 1, "stored": 2}
+    stored = rows("SELECT event_id, type, recipient, flag FROM events ORDER BY id")
+    assert stored == [
+        {"event_id": "s1", "type": "sent", "recipient": "r1", "flag": None},
+        {"event_id": "d1", "type": "delivered", "recipient": "r1", "flag": None},
+        {"event_id": "b1", "type": "soft_bounced", "recipient": "r2", "flag": "unknown_message"},
+        {"event_id": "s2", "type": "sent", "recipient": "r2", "flag": None},
+        {"event_id": "d3", "type": "delivered", "recipient": "r2", "flag": None},
+    ]
+    # What an item did not say is NULL, as the reports and the export read it.
+    empty = rows(
+        "SELECT count(*) AS n FROM events WHERE category IS NULL AND reason IS NULL"
+        " AND address IS NULL AND status IS NULL AND cause IS NULL"
+    )
+    assert empty == [{"n": 5}]
+    assert rows("SELECT count(*) AS n FROM events WHERE dedupe IS NULL") == [{"n": 3}]
+
+
+async def test_ids_beyond_ascii_and_lone_surrogates(
+    api: TestClient, auth: dict[str, str], rows: Rows
+) -> None:
+    """A non-ASCII id is stored and answered as sent; an id holding a lone surrogate (valid
+    JSON, not UTF-8) is that item's error, not the batch's."""
+    body = (
+        '[{"id": "caf\\u00e9-1", "type": "sent", "delivery": "d1", "recipient": "r\\u00f6"},'
+        ' {"id": "bad-\\ud800", "type": "sent", "delivery": "d1", "recipient": "r1"}]'
+    )
+    headers = {**auth, "Content-Type": "application/json"}
+    resp = await api.post("/api/v1/events", data=body.encode(), headers=headers)
+    assert resp.status == 200, await resp.text()
+    answer = await resp.json()
+    assert [(r["id"], r["status"]) for r in answer["results"]] == [
+        ("café-1", "stored"),
+        ("bad-\ud800", "invalid"),
+    ]
+    assert answer["results"][1]["error"] == "id: must be printable UTF-8 text"
+    assert rows("SELECT event_id, recipient FROM events") == [
+        {"event_id": "café-1", "recipient": "rö"}
+    ]
+
+
 async def test_hard_bounce_invalid_is_for_good(
     api: TestClient, auth: dict[str, str], clock: Clock
 ) -> None:

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, overload
 
+import orjson
 from aiohttp import web
 
 from tracker.events import EventType, iso
@@ -55,10 +56,35 @@ async def json_body(request: web.Request, what: str) -> Any:
     body = await read_body(request, limit)
     if body is None:
         raise too_large(limit)
+    return loads(body, what)
+
+
+def loads(body: bytes, what: str) -> Any:
+    """``body`` decoded as ``json.loads`` does; 400 saying it must be ``what`` if it cannot.
+
+    orjson reads the common case (UTF-8, no lone surrogates, no NaN, integers of 64 bits)
+    four to six times faster; what it refuses goes to ``json.loads``, so the same bodies are
+    taken and the same items judged by the same rules.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise bad_request(f"The body must be {what}.") from None
+
+
+def json_reply(body: Any, status: int = 200) -> web.Response:
+    """A JSON answer encoded by orjson (UTF-8, not ASCII-escaped), or by ``json.dumps``
+    where orjson refuses a value (a string holding a lone surrogate, which ``json.loads``
+    lets through)."""
+    try:
+        data = orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        data = json.dumps(body).encode()
+    return web.Response(body=data, status=status, content_type="application/json", charset="utf-8")
 
 
 # The largest cursor or id a store holds (a signed 64-bit column).

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from tracker.events import iso
-from tracker.ingest import BadItem, parse_item
+from tracker.ingest import BadItem, SendEvent, parse_item
 from tracker.keys import CLOCK, STORE
 from tracker.routes.replies import (
     error,
     json_body,
+    json_reply,
     number,
     path_id,
     query_event_type,
@@ -51,28 +53,27 @@ async def post_events(request: web.Request) -> web.Response:
     now = request.config_dict[CLOCK]()
     now_text = iso(now)
     results: list[dict[str, Any]] = []
-    good = []
+    entries: list[dict[str, Any]] = []
+    good: list[SendEvent] = []
     for index, item in enumerate(body):
         item_id = item.get("id") if isinstance(item, dict) else None
-        entry: dict[str, Any] = {
-            "index": index,
-            "id": item_id if isinstance(item_id, str) else None,
-        }
-        try:
-            good.append((entry, parse_item(item, now, now_text)))
-        except BadItem as exc:
-            entry.update(status="invalid", error=str(exc))
+        entry: dict[str, Any] = {"index": index, "id": item_id if type(item_id) is str else None}
         results.append(entry)
+        try:
+            good.append(parse_item(item, now, now_text))
+        except BadItem as exc:
+            entry["status"] = "invalid"
+            entry["error"] = str(exc)
+        else:
+            entries.append(entry)
     if good:
-        outcomes = await request.config_dict[STORE].record_events([event for _, event in good])
-        for (entry, event), outcome in zip(good, outcomes, strict=True):
+        outcomes = await request.config_dict[STORE].record_events(good)
+        for entry, event, outcome in zip(entries, good, outcomes, strict=True):
             entry["status"] = outcome
             if event.disagrees is not None:
                 entry["disagrees"] = event.disagrees
-    counts: dict[str, int] = {}
-    for entry in results:
-        counts[entry["status"]] = counts.get(entry["status"], 0) + 1
-    return web.json_response({"results": results, "counts": counts})
+    counts = Counter(entry["status"] for entry in results)
+    return json_reply({"results": results, "counts": counts})
 
 
 @routes.get("/events")

@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from operator import attrgetter
 
 from tracker.events import EventType
 from tracker.ingest import SendEvent
 from tracker.store.dialect import Tx
-from tracker.store.rows import send_rows
+from tracker.store.rows import SEND_NULLABLE, send_rows
+
+_BY_ID = attrgetter("id")
+_BY_RECIPIENT_AND_ID = attrgetter("recipient", "id")
 
 
-def _key(tx: Tx, recipient: str, event_id: str) -> Hashable:
-    """What a sender's event id is unique within (``Dialect.event_key``)."""
-    return event_id if tx.dialect.event_key == ("event_id",) else (recipient, event_id)
+def _key_of(tx: Tx) -> Callable[[SendEvent], Hashable]:
+    """What a sender's event id is unique within (``Dialect.event_key``), of an event."""
+    return _BY_ID if tx.dialect.event_key == ("event_id",) else _BY_RECIPIENT_AND_ID
 
 
 async def _stored(tx: Tx, events: Sequence[SendEvent]) -> set[Hashable]:
     """The keys of ``events`` that are stored already."""
-    wanted = {_key(tx, e.recipient, e.id) for e in events}
     found: set[Hashable] = set()
-    for chunk in tx.dialect.chunks(sorted({(e.recipient, e.id) for e in events})):
-        conditions, params = [], []
-        for column in tx.dialect.event_key:
-            index = 1 if column == "event_id" else 0  # of (recipient, event_id)
-            condition, values = tx.dialect.any_of(column, sorted({p[index] for p in chunk}))
-            conditions.append(condition)
-            params += values
-        sql = f"SELECT recipient, event_id FROM events WHERE {' AND '.join(conditions)}"
-        for recipient, event_id in await tx.fetch(sql, params):
-            key = _key(tx, recipient, event_id)
-            if key in wanted:
-                found.add(key)
+    if tx.dialect.event_key == ("event_id",):
+        ids = {e.id for e in events}
+        for chunk in tx.dialect.chunks(list(ids)):
+            among, params = tx.dialect.any_of("event_id", chunk)
+            rows = await tx.fetch(f"SELECT event_id FROM events WHERE {among}", params)
+            found.update(row[0] for row in rows)
+        return found
+    pairs = {(e.recipient, e.id) for e in events}
+    for part in tx.dialect.chunks(list(pairs)):
+        people, params = tx.dialect.any_of("recipient", list({p[0] for p in part}))
+        ids_in, id_params = tx.dialect.any_of("event_id", list({p[1] for p in part}))
+        sql = f"SELECT recipient, event_id FROM events WHERE {people} AND {ids_in}"
+        for recipient, event_id in await tx.fetch(sql, params + id_params):
+            if (recipient, event_id) in pairs:
+                found.add((recipient, event_id))
     return found
 
 
@@ -60,17 +66,19 @@ async def insert_send_events(tx: Tx, events: Sequence[SendEvent]) -> list[str]:
     """Store a batch under the rules; an outcome per event (see ``base.EventBatch``)."""
     existing = await _stored(tx, events)
     announced = await _announced(tx, events)
-    outcomes, rows = send_rows(
-        list(events), existing, announced, lambda e: _key(tx, e.recipient, e.id)
-    )
-    await tx.insert("events", rows, "ON CONFLICT DO NOTHING")
+    key = _key_of(tx)
+    null = tx.dialect.null
+    outcomes, rows = send_rows(list(events), existing, announced, key, null)
+    inserted = await tx.insert("events", rows, "ON CONFLICT DO NOTHING", SEND_NULLABLE)
+    if inserted == len(rows):
+        return outcomes  # every row kept: none met a rule that keeps one
     # Only the rules that keep one (a second Delivered) skip a row whose id is new, so
     # only the rows with a dedupe key need looking up again.
-    once_ids = {row.event_id for row in rows if row.dedupe is not None}
+    once_ids = {row.event_id for row in rows if isinstance(row.dedupe, str)}
     once = [e for e in events if e.id in once_ids]
     kept = await _stored(tx, once) if once else set()
     for i, e in enumerate(events):
         if e.id in once_ids and outcomes[i].startswith("stored"):
-            if _key(tx, e.recipient, e.id) not in kept:
+            if key(e) not in kept:
                 outcomes[i] = "ignored"
     return outcomes

@@ -58,12 +58,16 @@ class PostgresTx:
             text, _ = translate(sql, rows[0])
             await self.conn.executemany(text, rows)
 
-    async def insert(self, table: str, rows: Sequence[NamedTuple], tail: str = "") -> None:
-        if rows:
-            fields = rows[0]._fields
-            await self.execute(
-                insert_sql(POSTGRES, table, fields, tail), columns(rows, len(fields))
-            )
+    async def insert(
+        self, table: str, rows: Sequence[NamedTuple], tail: str = "", nullable: tuple[str, ...] = ()
+    ) -> int:
+        """``nullable`` changes nothing here: PostgreSQL's null is None."""
+        if not rows:
+            return 0
+        fields = rows[0]._fields
+        return await self.execute(
+            insert_sql(POSTGRES, table, fields, tail), columns(rows, len(fields))
+        )
 
     async def update(
         self, table: str, rows: Sequence[NamedTuple], keys: tuple[str, ...], where: str = ""

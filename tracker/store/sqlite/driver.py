@@ -38,9 +38,13 @@ class SQLiteTx:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
-    async def insert(self, table: str, rows: Sequence[NamedTuple], tail: str = "") -> None:
-        if rows:
-            self.conn.executemany(insert_sql(SQLITE, table, rows[0]._fields, tail), rows)
+    async def insert(
+        self, table: str, rows: Sequence[NamedTuple], tail: str = "", nullable: tuple[str, ...] = ()
+    ) -> int:
+        if not rows:
+            return 0
+        sql = insert_sql(SQLITE, table, rows[0]._fields, tail, nullable)
+        return self.conn.executemany(sql, rows).rowcount
 
     async def update(
         self, table: str, rows: Sequence[NamedTuple], keys: tuple[str, ...], where: str = ""
