@@ -40,7 +40,7 @@ from reliability.harness import stop_all
 
 @dataclass(frozen=True)
 class Profile:
-    kill_rounds: int
+    kill_rounds: int  # of each load: mixed, hot token, scanner
     term_rounds: int
     rolling_seconds: float
     random_tokens: int
@@ -60,9 +60,9 @@ class Profile:
 
 
 PROFILES = {
-    "ci": Profile(5, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3,
+    "ci": Profile(2, 3, 20, 100_000, 30_000, 30_000, 10_000, 200, 240, 30_000, 20, 10, 30, 3,
                   10, (2, 5, 12), 2_000),
-    "full": Profile(100, 20, 120, 1_000_000, 100_000, 100_000, 10_000, 1000, 240, 100_000, 200,
+    "full": Profile(40, 20, 120, 1_000_000, 100_000, 100_000, 10_000, 1000, 240, 100_000, 200,
                     60, 600, 30, 60, (5, 15, 40), 10_000),
 }  # fmt: skip
 

@@ -66,6 +66,7 @@ class MixedLoad:
         self.rate = rate  # requests per second in all, or as fast as answered
         self.keep_going = keep_going  # on a refused connection: retry (True) or stop
         self.stop = asyncio.Event()
+        self.answered = asyncio.Event()  # set at the first request acknowledged
         self._numbers = itertools.count()
         self._began = 0.0
 
@@ -87,7 +88,7 @@ class MixedLoad:
         while not self.stop.is_set():
             n = next(self._numbers)
             await self._pace(n)
-            kind = MIX[n % len(MIX)]
+            kind = self.kind(n)
             rid = f"{load.delivery}-{n}"
             load.started[rid] = kind
             try:
@@ -104,8 +105,13 @@ class MixedLoad:
             load.statuses[status] += 1
             if ok:
                 load.acked[rid] = time.monotonic()
+                self.answered.set()
             else:
                 load.bad[rid] = status
+
+    def kind(self, n: int) -> str:
+        """What request ``n`` is: one of ``MIX``."""
+        return MIX[n % len(MIX)]
 
     async def _send(self, client: aiohttp.ClientSession, kind: str, rid: str) -> tuple[int, bool]:
         message = Message(self.load.delivery, rid, CAMPAIGN, EMAIL)
