@@ -18,7 +18,7 @@ from tracker.store.dialect import run_now
 from tracker.store.operations.hits import score
 from tracker.store.postgres.driver import PostgresTx
 from tracker.store.postgres.schema import migrate as pg_migrate
-from tracker.store.recent import RecentClicks, recent_clicks
+from tracker.store.recent import BUSY, RecentClicks, recent_clicks
 from tracker.store.scoring import Neighbour, Probe, Scored, Scoring, iso_shift, seconds
 from tracker.store.sqlite.driver import SQLiteTx
 from tracker.store.sqlite.schema import migrate
@@ -86,7 +86,7 @@ def score_on_sqlite(
         if recent is not None:
             recent.begin(conn.execute("PRAGMA data_version").fetchone()[0])
             for p in probes:
-                recent.wanted((p.delivery, p.recipient), 1)  # seen before: busy
+                recent.wanted((p.delivery, p.recipient), BUSY)  # busy: kept
         scored, _ = run_now(score(SQLiteTx(conn, recent), probes, scoring))
         conn.execute("ROLLBACK")
         return scored

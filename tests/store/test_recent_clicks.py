@@ -20,6 +20,7 @@ import pytest
 from tracker.config import SIGNALS
 from tracker.events import EventType, Hit, Route, iso
 from tracker.netlists import NetMatcher
+from tracker.store.recent import BUSY
 from tracker.store.scoring import Scoring
 from tracker.store.sqlite.store import SQLiteStore
 from tracker.tokens import HONEYPOT_LINK, Message
@@ -134,7 +135,10 @@ def test_a_trap_turns_clicks_older_than_the_kept_ones(tmp_path: Path) -> None:
     person = Message("d1", "trapped", "c", "e")
     at = START
     groups = [[click(person, 0, at)]]
-    for step in (12.0, 1.0, 1.0, 3.0):  # the pair is busy from the second group on
+    at += timedelta(seconds=12)
+    # Busy from here: a crowd on link 1 (its clicks are kept from 3 s before on).
+    groups.append([click(person, 1, at + timedelta(seconds=n / 100)) for n in range(BUSY)])
+    for step in (1.0, 1.0, 3.0):
         at += timedelta(seconds=step)
         groups.append([click(person, 1, at)])
     at += timedelta(seconds=2.5)

@@ -3,8 +3,9 @@
 A click's verdict needs its pair's clicks near its time. Read from the database, a pair
 clicked thousands of times a second (a link pasted on a forum, a scanner following every
 link) costs each group a scan of every click in the window. The writer keeps instead,
-for each pair seen in more than one group, its recent clicks in memory, sorted by time
-with the runs of one link, and answers the reads' questions with a few bisections.
+for each busy pair (clicked again and again, each time within a second), its recent
+clicks in memory, sorted by time with the runs of one link, and answers the reads'
+questions with a few bisections.
 
 It is a cache; the database stays the truth:
 
@@ -22,6 +23,7 @@ a read reaching further back goes to the database.
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -34,8 +36,10 @@ from tracker.verdicts import Verdict
 # hits' times, and a group's own span widens its reads.
 LAG = 10.0
 MAX_CLICKS = 250_000  # kept in all; the pairs touched least recently go first
-MAX_SEEN = 50_000  # pairs remembered as seen, to cache a pair the second time it comes
+MAX_SEEN = 50_000  # pairs remembered as clicked lately, and pairs kept
 QUIET_GROUPS = 8  # transactions with no other writer before the cache is filled again
+BUSY = 16  # clicks of a pair in a row, each within BUSY_GAP s of the last, to keep it
+BUSY_GAP = 1.0
 
 
 class _Added(NamedTuple):
@@ -170,7 +174,8 @@ class RecentClicks:
         self.keep = window + 1 + LAG
         self.trap_keep = (trap_window if trap_window is not None else 0.0) + 1 + LAG
         self.pairs: dict[Pair, PairClicks] = {}
-        self._seen: dict[Pair, None] = {}
+        self._seen: dict[Pair, tuple[int, float]] = {}  # clicks in a row, last group's time
+        self._now = 0.0
         self._version: int | None = None
         self._quiet = QUIET_GROUPS
         self._added: list[_Added] = []
@@ -186,6 +191,7 @@ class RecentClicks:
 
     def begin(self, version: int) -> None:
         """A transaction starts; ``version`` is the connection's ``data_version`` then."""
+        self._now = time.monotonic()
         self._added.clear()
         self._flips.clear()
         self._stale = False
@@ -205,16 +211,20 @@ class RecentClicks:
         return entry
 
     def wanted(self, pair: Pair, clicks: int) -> bool:
-        """Whether to fill the pair from the database: it came before, or brings several
-        clicks now, and no other writer is busy (each of its commits clears the cache)."""
+        """Whether to fill the pair from the database: it is busy (``BUSY`` clicks, each
+        within ``BUSY_GAP`` s of the last: a link pasted where a crowd clicks it, a
+        scanner), and no other writer is (each of its commits clears the cache). A person
+        clicking now and then is read from the database: a few rows cost less than
+        keeping them."""
         if self._quiet < QUIET_GROUPS:
             return False
-        if clicks > 1 or pair in self._seen:
-            return True
-        self._seen[pair] = None
-        if len(self._seen) > MAX_SEEN:
-            del self._seen[next(iter(self._seen))]
-        return False
+        now = self._now
+        streak, last = self._seen.get(pair, (0, -BUSY_GAP))
+        streak = streak + clicks if now - last <= BUSY_GAP else clicks
+        if len(self._seen) >= MAX_SEEN:
+            self._seen.clear()  # forgetting who clicked lately costs a little keeping
+        self._seen[pair] = (streak, now)
+        return streak >= BUSY
 
     def fill(self, pair: Pair, since: float, trap_since: float, stored: list[Neighbour]) -> None:
         """The pair's clicks as the open transaction reads them (nothing of this group's
