@@ -114,6 +114,14 @@ class Result:
     rps: float
     p50_ms: float
     p99_ms: float
+    requests: int = 0
+    cpu_us: float = float("nan")  # the server's CPU time per request (all its threads)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far, all threads (``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -292,7 +300,9 @@ def run_wrk(port: int, script: Path, connections: int, seconds: float) -> Result
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses")
-    return Result(rps, _percentile(out, "50%"), _percentile(out, "99%"))
+    total = re.search(r"(\d+) requests in", out)
+    requests = int(total.group(1)) if total else 0
+    return Result(rps, _percentile(out, "50%"), _percentile(out, "99%"), requests)
 
 
 def _percentile(out: str, label: str) -> float:
@@ -404,7 +414,12 @@ def run(
                     run_wrk(server.port, scripts["o"], 16, 1)  # warm up
                     for route in rows:
                         for conns in connections:
+                            assert server.proc is not None
+                            began = cpu_seconds(server.proc.pid)
                             result = run_wrk(server.port, scripts[route], conns, args.seconds)
+                            spent = cpu_seconds(server.proc.pid) - began
+                            if result.requests:
+                                result.cpu_us = spent / result.requests * 1e6
                             results[(target, route, conns)].append(result)
                 finally:
                     server.stop()
@@ -500,6 +515,11 @@ def report(
                 for c in connections
             ]
             print(f"consent (opt_in) / tracker, /{route}/ by connections: " + ", ".join(ratios))
+            cpu = [f"{c}: {med('consent', route, c, 'cpu_us'):.0f} / "
+                   f"{med('tracker', route, c, 'cpu_us'):.0f} µs = "
+                   f"{med('consent', route, c, 'cpu_us') / med('tracker', route, c, 'cpu_us'):.3f}"
+                   for c in connections]  # fmt: skip
+            print(f"  server CPU per request, consent / tracker, /{route}/: " + ", ".join(cpu))
     for pg in ("pg", "pg-w2"):
         if pg in targets:
             for route in rows:

@@ -3,6 +3,7 @@ in every message already sent, while the delivery's counts still move."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from typing import Any
 
@@ -137,3 +138,27 @@ async def test_a_browser_that_asks_not_to_be_tracked_is_counted_without_identity
     named = [r for r, _, _ in stored_hits(rows)]
     assert named == ["ann", "ann", "ann", "anonymous", "anonymous"]
     assert (await stats(client, auth, "d"))[1] == 5, "every click still counts"
+
+
+async def test_a_state_another_process_wrote_holds_at_the_next_hit(
+    aiohttp_client: Any, settings: Settings, tokens: Tokens, auth: dict[str, str], rows: Rows
+) -> None:
+    """The writer keeps the states it read (SQLite): one written meanwhile by another
+    process (a second worker, a command-line import) is what the next hit obeys."""
+    if settings.database_url:
+        return  # PostgreSQL's writer keeps none: every hit reads the table
+    client = await consent_client(aiohttp_client, settings, consent="opt_in")
+    ann = Message("spring", "ann", "promo", "e1")
+    await sent(client, auth, ann)
+    granted = await client.put(
+        "/api/v1/recipients/ann/consent", json={"state": "granted"}, headers=auth
+    )
+    assert granted.status == 200
+    await open_and_click(client, tokens, ann)
+    assert [r for r, _, _ in stored_hits(rows)] == ["ann", "ann"]
+    other = sqlite3.connect(settings.sqlite_path)
+    with other:
+        other.execute("UPDATE consent SET state = 'denied' WHERE recipient = 'ann'")
+    other.close()
+    await open_and_click(client, tokens, ann)
+    assert [r for r, _, _ in stored_hits(rows)][2:] == ["anonymous", "anonymous"]

@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from tracker.consent import State
 from tracker.store.scoring import Neighbour, Pair, Scoring, seconds
 from tracker.tokens import HONEYPOT_LINK
 from tracker.verdicts import Verdict
@@ -38,6 +39,7 @@ LAG = 10.0
 MAX_CLICKS = 250_000  # kept in all; the pairs touched least recently go first
 MAX_SEEN = 50_000  # pairs remembered as clicked lately, and pairs kept
 QUIET_GROUPS = 8  # transactions with no other writer before the cache is filled again
+MAX_STATES = 200_000  # people's consent states kept (all forgotten when more)
 BUSY = 16  # clicks of a pair in a row, each within BUSY_GAP s of the last, to keep it
 BUSY_GAP = 1.0
 
@@ -174,6 +176,9 @@ class RecentClicks:
         self.keep = window + 1 + LAG
         self.trap_keep = (trap_window if trap_window is not None else 0.0) + 1 + LAG
         self.pairs: dict[Pair, PairClicks] = {}
+        # People's consent states as last read (None: never stated), for the policy's
+        # check at every hit; cleared as the clicks are.
+        self.states: dict[str, State | None] = {}
         self._seen: dict[Pair, tuple[int, float]] = {}  # clicks in a row, last group's time
         self._now = 0.0
         self._version: int | None = None
@@ -185,6 +190,7 @@ class RecentClicks:
 
     def clear(self) -> None:
         self.pairs.clear()
+        self.states.clear()
         self._added.clear()
         self._flips.clear()
         self._stale = False

@@ -36,16 +36,15 @@ OPERATIONS: dict[type[Any], Operation] = {
     ConsentChanges: lambda tx, unit, _: consent.record(tx, unit),
 }
 
-# The units that leave stored hits as they are (the others clear the writer's cache of
-# recent clicks, tracker.store.recent).
+# The units that leave stored hits and consent as they are (the others clear the writer's
+# recent clicks and people's consent states, tracker.store.recent).
 KEEPS_HITS = (DeliveryTemplate, EventBatch, WebhookCursor, SessionChange, WorkflowRun, FailedRun)
 
 
-def changes_hits(unit: object) -> bool:
-    """Whether ``unit`` changes or deletes stored hits (a hit only adds one)."""
-    if isinstance(unit, (Hit, *KEEPS_HITS)):
-        return False
-    return not (isinstance(unit, ConsentChanges) and not unit.erase)
+def changes_kept(unit: object) -> bool:
+    """Whether ``unit`` changes or deletes stored hits (a hit only adds one) or people's
+    consent states (consent changes; forget)."""
+    return not isinstance(unit, (Hit, *KEEPS_HITS))
 
 
 async def apply(tx: Tx, units: Sequence[object], scoring: Scoring) -> list[Any]:

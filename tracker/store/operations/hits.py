@@ -17,7 +17,7 @@ from tracker.consent import Policy, State, allows, policy_for
 from tracker.events import Hit
 from tracker.eventtypes import JUDGED_ROUTES, SEND_TIMES_SQL
 from tracker.store.dialect import Tx
-from tracker.store.recent import RecentClicks
+from tracker.store.recent import MAX_STATES, RecentClicks
 from tracker.store.rows import hit_rows, probes_of
 from tracker.store.scoring import (
     Neighbour,
@@ -97,18 +97,28 @@ async def untracked_hits(
     tx: Tx, ids: list[int], hits: Sequence[Hit], scoring: Scoring
 ) -> frozenset[int]:
     """The open and click hits whose person may not be tracked now, under their
-    campaign's consent policy: one read of the people's current states by primary key."""
+    campaign's consent policy: one read of the people's current states by primary key
+    (on SQLite, of those the writer has not kept since its last read: tracker.store.recent)."""
     overrides = dict(scoring.consent_campaigns)
     held = [(i, h, policy_for(scoring.consent, overrides, h.message.campaign))
             for i, h in zip(ids, hits, strict=True) if h.route in JUDGED_ROUTES]  # fmt: skip
     held = [(i, h, policy) for i, h, policy in held if policy is not Policy.OFF]
-    states: dict[str, State] = {}
-    for chunk in tx.dialect.chunks(sorted({h.message.recipient for _, h, _ in held})):
+    kept = tx.recent.states if tx.recent is not None else None
+    people = sorted({h.message.recipient for _, h, _ in held})
+    states: dict[str, State | None] = {}
+    if kept is not None:
+        states = {p: kept[p] for p in people if p in kept}
+        people = [p for p in people if p not in kept]
+    for chunk in tx.dialect.chunks(people):
         among, params = tx.dialect.any_of("recipient", chunk)
         for recipient, state in await tx.fetch(
             f"SELECT recipient, state FROM consent WHERE {among}", params
         ):
             states[recipient] = State(state)
+    if kept is not None and people:
+        if len(kept) > MAX_STATES:
+            kept.clear()
+        kept.update((p, states.get(p)) for p in people)
     return frozenset(
         i for i, h, policy in held if not allows(policy, states.get(h.message.recipient))
     )

@@ -18,7 +18,7 @@ from tracker.config import Settings
 from tracker.filemodes import create_private
 from tracker.store.base import StoreUnavailable
 from tracker.store.dialect import run_now
-from tracker.store.operations import apply, changes_hits
+from tracker.store.operations import apply, changes_kept
 from tracker.store.reads import Reads
 from tracker.store.recent import recent_clicks
 from tracker.store.scoring import Scoring
@@ -173,7 +173,7 @@ class SQLiteStore(Reads, Writes, SessionRecords):
         try:
             if recent is not None:
                 recent.begin(conn.execute("PRAGMA data_version").fetchone()[0])
-                if any(changes_hits(unit) for unit in units):
+                if any(changes_kept(unit) for unit in units):
                     recent.stale()
             results = run_now(apply(SQLiteTx(conn, recent), units, self._scoring))
             if fault is not None:
