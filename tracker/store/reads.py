@@ -114,34 +114,35 @@ class Reads:
             out.append(item)
         return out
 
+    async def _rows_among(self, sql: str, values: list[str]) -> list[Any]:
+        """``sql``, whose ``{among}`` is an ``IN`` list, over ``values`` a chunk at a time
+        (a statement's parameters are bounded); each chunk's rows in the order it gives."""
+        found: list[Any] = []
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            found += await self._rows(sql.format(among=",".join("?" * len(chunk))), tuple(chunk))
+        return found
+
     async def suppressions_many(
         self, recipients: list[str]
     ) -> dict[str, list[tuple[str, str, str | None]]]:
         found: dict[str, list[tuple[str, str, str | None]]] = {}
         unique = list(dict.fromkeys(recipients))
-        for start in range(0, len(unique), CHUNK):
-            chunk = unique[start : start + CHUNK]
-            rows = await self._rows(
-                "SELECT recipient, type, at, category FROM events"
-                f" WHERE recipient IN ({','.join('?' * len(chunk))})"
-                f" AND type IN ({SUPPRESSING_SQL}) ORDER BY at",
-                tuple(chunk),
-            )
-            for r in rows:
-                found.setdefault(r["recipient"], []).append((r["type"], r["at"], r["category"]))
+        for r in await self._rows_among(
+            "SELECT recipient, type, at, category FROM events WHERE recipient IN ({among})"
+            f" AND type IN ({SUPPRESSING_SQL}) ORDER BY at",
+            unique,
+        ):
+            found.setdefault(r["recipient"], []).append((r["type"], r["at"], r["category"]))
         if self._forget_key:
             hashes = {person_hash(self._forget_key, r): r for r in unique}
-            names = list(hashes)
-            for start in range(0, len(names), CHUNK):
-                chunk = names[start : start + CHUNK]
-                rows = await self._rows(
-                    "SELECT hash, type, at, category FROM forgotten"
-                    f" WHERE hash IN ({','.join('?' * len(chunk))}) ORDER BY at",
-                    tuple(chunk),
-                )
-                for r in rows:
-                    person = hashes[r["hash"]]
-                    found.setdefault(person, []).append((r["type"], r["at"], r["category"]))
+            for r in await self._rows_among(
+                "SELECT hash, type, at, category FROM forgotten WHERE hash IN ({among})"
+                " ORDER BY at",
+                list(hashes),
+            ):
+                person = hashes[r["hash"]]
+                found.setdefault(person, []).append((r["type"], r["at"], r["category"]))
         return found
 
     async def webhook_cursor(self, url: str) -> int:
@@ -297,14 +298,8 @@ class Reads:
 
     async def consent_states(self, recipients: list[str]) -> dict[str, str]:
         """The current consent state of each of ``recipients`` who ever stated one."""
-        found: dict[str, str] = {}
-        unique = list(dict.fromkeys(recipients))
-        for start in range(0, len(unique), CHUNK):
-            chunk = unique[start : start + CHUNK]
-            rows = await self._rows(
-                "SELECT recipient, state FROM consent"
-                f" WHERE recipient IN ({','.join('?' * len(chunk))})",
-                tuple(chunk),
-            )
-            found.update((r["recipient"], r["state"]) for r in rows)
-        return found
+        rows = await self._rows_among(
+            "SELECT recipient, state FROM consent WHERE recipient IN ({among})",
+            list(dict.fromkeys(recipients)),
+        )
+        return {r["recipient"]: r["state"] for r in rows}

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from tracker.consent import State
-from tracker.store.scoring import Neighbour, Pair, Scoring, seconds
+from tracker.store.scoring import Neighbour, Pair, Scoring, Windows, bot_for, stored_click
 from tracker.tokens import HONEYPOT_LINK
 from tracker.verdicts import Verdict
 
@@ -51,7 +51,7 @@ class _Added(NamedTuple):
 
 def turned(n: Neighbour) -> bool:
     """Already bot for proximity: no probe can turn it again for that reason."""
-    return n.verdict == Verdict.BOT and "proximity" in n.reasons.split(",")
+    return bot_for(n, "proximity")
 
 
 class PairClicks:
@@ -291,13 +291,10 @@ class RecentClicks:
     @staticmethod
     def click(pair: Pair, hit_id: int, at: str, link: int | None, verdict: str | None,
               reasons: str | None) -> _Added:  # fmt: skip
-        return _Added(pair, Neighbour(hit_id, seconds(at), link, verdict, reasons or ""))
+        return _Added(pair, stored_click(hit_id, at, link, verdict, reasons))
 
 
 def recent_clicks(scoring: Scoring) -> RecentClicks:
-    """The cache for ``scoring``'s windows (as ``Windows.of`` reads them)."""
-    on = scoring.judge.signals
-    return RecentClicks(
-        scoring.proximity_seconds if "proximity" in on else 0.0,
-        scoring.honeypot_seconds if "honeypot" in on else None,
-    )
+    """The cache for ``scoring``'s windows (those its reads cover)."""
+    windows = Windows.of([], scoring)
+    return RecentClicks(windows.window, windows.trap_window)

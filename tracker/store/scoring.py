@@ -76,6 +76,18 @@ class Neighbour:
     reasons: str
 
 
+def stored_click(
+    hit_id: int, at: str, link: int | None, verdict: str | None, reasons: str | None
+) -> Neighbour:
+    """A stored click as the verdicts read it, from its row's columns."""
+    return Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
+
+
+def bot_for(n: Neighbour, reason: str) -> bool:
+    """Whether a stored click is already bot for ``reason``: no probe turns it again."""
+    return n.verdict == Verdict.BOT and reason in n.reasons.split(",")
+
+
 @dataclass
 class Scored:
     """Verdicts of the probes, and stored clicks they turn to bot (id -> reasons)."""
@@ -175,10 +187,7 @@ class _Timeline:
 
     def keep_open(self, reason: str, stored: list[Neighbour]) -> None:
         """Note the stored clicks not yet turned to bot for ``reason``."""
-        marker = f",{reason},"
-        self.open[reason] = _ByTime(
-            [n for n in stored if not (n.verdict == Verdict.BOT and marker in f",{n.reasons},")]
-        )
+        self.open[reason] = _ByTime([n for n in stored if not bot_for(n, reason)])
 
     def flippable(
         self, reason: str, at: float, window: float, link: int | None, any_link: bool
@@ -332,7 +341,7 @@ def _one_by_one(
 
 def _flip(result: Scored, n: Neighbour, probe_ids: set[int], reason: str) -> None:
     """Turn a stored click to bot (probes get theirs from their own context)."""
-    if n.id in probe_ids or n.verdict == Verdict.BOT and reason in n.reasons.split(","):
+    if n.id in probe_ids or bot_for(n, reason):
         return
     reasons = [r for r in n.reasons.split(",") if r]
     already = result.flipped.get(n.id)

@@ -10,8 +10,8 @@ stored clicks turn to ``bot`` in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Container, Iterator, Sequence
+from typing import Any, NamedTuple
 
 from tracker.consent import Policy, State, allows, policy_for
 from tracker.events import Hit
@@ -31,6 +31,7 @@ from tracker.store.scoring import (
     merge,
     seconds,
     span,
+    stored_click,
 )
 from tracker.tokens import HONEYPOT_LINK
 
@@ -158,31 +159,30 @@ async def _from_recent(
     for p in need.clicks:
         by_pair.setdefault((p.delivery, p.recipient), []).append(p)
     # Most pairs (distinct people) are neither kept nor busy: they cost two look-ups.
-    rest = [p for pair, probes in by_pair.items() if pair not in recent.pairs
-            and not recent.wanted(pair, len(probes)) for p in probes]  # fmt: skip
-    if len(rest) == len(need.clicks):
-        return {}, rest
+    kept = [pair for pair, probes in by_pair.items()
+            if pair in recent.pairs or recent.wanted(pair, len(probes))]  # fmt: skip
+    if not kept:
+        return {}, need.clicks
     trap_window = need.trap_window if need.trap_window is not None else 0.0
+    at = {p.id: seconds(p.at) for pair in kept for p in by_pair[pair]}
     bounds: dict[Pair, tuple[float, float, float, float]] = {}
-    at = {p.id: seconds(p.at) for p in need.clicks}
-    for pair, probes in by_pair.items():
-        first = min(at[p.id] for p in probes)
-        last = max(at[p.id] for p in probes)
+    for pair in kept:
+        first = min(at[p.id] for p in by_pair[pair])
+        last = max(at[p.id] for p in by_pair[pair])
         bounds[pair] = (first - need.window - 1, last + need.window + 1,
                         first - trap_window - 1, last + trap_window + 1)  # fmt: skip
-    left = {p.id for p in rest}
-    fill = [pair for pair, probes in by_pair.items() if probes[0].id not in left
-            and recent.covering(pair, bounds[pair][0], bounds[pair][2]) is None]  # fmt: skip
+    fill = [
+        pair for pair in kept if recent.covering(pair, bounds[pair][0], bounds[pair][2]) is None
+    ]
     if fill:
         await _fill(tx, recent, [p for pair in fill for p in by_pair[pair]], need, set(fill))
     served: dict[Pair, list[Neighbour]] = {}
-    rest = []
     proximity = "proximity" in scoring.judge.signals
-    for pair, probes in by_pair.items():
+    for pair in kept:
+        probes = by_pair[pair]
         lo, hi, trap_lo, trap_hi = bounds[pair]
         entry = recent.covering(pair, lo, trap_lo)
         if entry is None:
-            rest.extend(probes)
             continue
         links = {p.link for p in probes}
         own = next(iter(links)) if len(links) == 1 else None
@@ -195,7 +195,7 @@ async def _from_recent(
         if need.trap_window is not None:
             found += entry.trap_clicks(trap_lo, trap_hi)
         served[pair] = list({n.id: n for n in found}.values())
-    return served, rest
+    return served, [p for p in need.clicks if (p.delivery, p.recipient) not in served]
 
 
 async def _fill(
@@ -216,12 +216,8 @@ async def _fill(
             f" UNION ALL SELECT {_NEIGHBOUR} FROM hits INDEXED BY hits_traps"
             f" WHERE {among} AND at >= ?{_GET_CLICKS} AND link = {HONEYPOT_LINK}"
         )
-        for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(
-            sql, [*values, lo, *values, trap_lo]
-        ):
-            into = found.get((delivery, recipient))
-            if into is not None:
-                into[hit_id] = Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
+        for pair, n in _of_pairs(await tx.fetch(sql, [*values, lo, *values, trap_lo]), pairs):
+            found[pair][n.id] = n
     for pair, clicks in found.items():
         recent.fill(pair, seconds(lo), seconds(trap_lo), list(clicks.values()))
 
@@ -283,12 +279,10 @@ async def _stored_clicks(
                 f" AND link = {HONEYPOT_LINK}"
             )
             params += [*values, *span(probes, trap_window)]
-        for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(sql, params):
-            if (delivery, recipient) in pairs and hit_id not in seen:
-                seen.add(hit_id)
-                found.setdefault((delivery, recipient), []).append(
-                    Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
-                )
+        for pair, n in _of_pairs(await tx.fetch(sql, params), pairs):
+            if n.id not in seen:
+                seen.add(n.id)
+                found.setdefault(pair, []).append(n)
     return found
 
 
@@ -306,14 +300,19 @@ async def _witnesses(tx: Tx, probes: list[Probe], window: float) -> dict[Pair, l
     found: dict[Pair, list[Neighbour]] = {}
     for chunk in tx.dialect.chunks(ids):
         among, values = tx.dialect.any_of("id", chunk)
-        for hit_id, delivery, recipient, at, link, verdict, reasons in await tx.fetch(
-            f"SELECT {_NEIGHBOUR} FROM hits WHERE {among}", values
-        ):
-            if (delivery, recipient) in pairs:
-                found.setdefault((delivery, recipient), []).append(
-                    Neighbour(hit_id, seconds(at), link, verdict, reasons or "")
-                )
+        near = await tx.fetch(f"SELECT {_NEIGHBOUR} FROM hits WHERE {among}", values)
+        for pair, n in _of_pairs(near, pairs):
+            found.setdefault(pair, []).append(n)
     return found
+
+
+def _of_pairs(
+    rows: Sequence[Sequence[Any]], pairs: Container[Pair]
+) -> Iterator[tuple[Pair, Neighbour]]:
+    """The stored clicks (rows of ``_NEIGHBOUR``) of ``pairs``, each with its pair."""
+    for hit_id, delivery, recipient, at, link, verdict, reasons in rows:
+        if (delivery, recipient) in pairs:
+            yield (delivery, recipient), stored_click(hit_id, at, link, verdict, reasons)
 
 
 def _own_links(probes: list[Probe]) -> dict[Pair, int]:
