@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from tests import postfix
-from tests.conftest import API_KEY, NEW_KEY, Rows
-from tests.serverproc import HOST, ServerProcess, clean_env, free_port
+from tests.conftest import API_KEY, Rows
+from tests.serverproc import HOST, ServerProcess, free_port
+from tests.smtpserver import DOMAIN, smtp_tracker
 from tracker.config import Settings
 
-DOMAIN = "bounces.example.test"
 DELIVERY = "d-postfix"
 # The mailbox's limit, and what it already holds: one more message does not fit.
 LIMIT = 20_000
@@ -35,22 +35,8 @@ LIMIT = 20_000
 @pytest.fixture
 def tracker(settings: Settings) -> Iterator[tuple[ServerProcess, int]]:
     """tracker with its SMTP listener: (server, SMTP port)."""
-    smtp_port = free_port()
-    env = clean_env(
-        TRACKER_DATA_DIR=str(settings.data_dir),
-        TRACKER_DATABASE_URL=settings.database_url,
-        TRACKER_SECRET_KEYS=NEW_KEY,
-        TRACKER_API_KEYS=API_KEY,
-        TRACKER_LOG_FORMAT="json",
-        TRACKER_BOUNCE_DOMAIN=DOMAIN,
-        TRACKER_SMTP_PORT=str(smtp_port),
-    )
-    server = ServerProcess(settings.data_dir, env, free_port()).start()
-    try:
-        server.wait_healthy(timeout=20)
-        yield server, smtp_port
-    finally:
-        server.stop()
+    with smtp_tracker(settings) as started:
+        yield started
 
 
 @pytest.fixture

@@ -15,37 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import API_KEY, NEW_KEY, Rows
-from tests.serverproc import HOST, ServerProcess, clean_env, free_port
+from tests.conftest import API_KEY, Rows
+from tests.serverproc import HOST, ServerProcess, free_port
+from tests.smtpserver import DOMAIN, smtp_env, smtp_tracker
 from tracker.config import Settings
-
-DOMAIN = "bounces.example.test"
-
-
-def smtp_env(settings: Settings, smtp_port: int, **extra: str) -> dict[str, str]:
-    return clean_env(
-        TRACKER_DATA_DIR=str(settings.data_dir),
-        TRACKER_DATABASE_URL=settings.database_url,
-        TRACKER_SECRET_KEYS=NEW_KEY,
-        TRACKER_API_KEYS=API_KEY,
-        TRACKER_LOG_FORMAT="json",
-        TRACKER_BOUNCE_DOMAIN=DOMAIN,
-        TRACKER_SMTP_PORT=str(smtp_port),
-        **extra,
-    )
 
 
 @pytest.fixture
 def listening(settings: Settings) -> Iterator[tuple[ServerProcess, int]]:
     """A server with its SMTP listener on a loopback port: (server, SMTP port)."""
-    smtp_port = free_port()
-    env = smtp_env(settings, smtp_port, TRACKER_SMTP_MAX_SIZE="4096")
-    server = ServerProcess(settings.data_dir, env, free_port()).start()
-    try:
-        server.wait_healthy(timeout=20)
-        yield server, smtp_port
-    finally:
-        server.stop()
+    with smtp_tracker(settings, TRACKER_SMTP_MAX_SIZE="4096") as started:
+        yield started
 
 
 def test_mail_for_another_domain_is_refused_with_550(
